@@ -1,0 +1,1 @@
+//! Tessera use cases and HTTP handlers.

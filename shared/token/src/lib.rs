@@ -1,0 +1,1 @@
+//! Tessera's tokens. No I/O.
