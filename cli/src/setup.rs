@@ -1,0 +1,224 @@
+//! Building what the commands need, once: configuration, the store, the keys, tracing, and
+//! the `serve` start-up with clear errors for a taken port or an unwritable data folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tessera_authorizer::ScopeRules;
+use tessera_keys::{KeyFile, KeyRing, KeySource};
+use tessera_service::{Config, Service};
+use tessera_store::{DynamoStore, SqliteStore, Store};
+use tessera_token::VerifyPolicy;
+use tracing::info;
+
+use crate::serve::{App, Upstream};
+use crate::{ServeArgs, StoreArgs};
+
+/// Why a command failed; printed as `error: ...` with a non-zero exit.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A configuration variable is invalid.
+    #[error("configuration: {0}")]
+    Config(#[from] tessera_service::ConfigError),
+    /// `AUTHORIZER_SCOPE_RULES` does not parse.
+    #[error("AUTHORIZER_SCOPE_RULES is invalid: {0}")]
+    Rules(#[from] tessera_authorizer::ScopeRulesError),
+    /// The data folder cannot be created or written.
+    #[error("data folder {path} is not writable: {source}")]
+    DataFolder {
+        /// The folder.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Key material could not be loaded.
+    #[error("keys: {0}")]
+    Keys(#[from] tessera_keys::KeysError),
+    /// The store refused.
+    #[error("store: {0}")]
+    Store(#[from] tessera_store::StoreError),
+    /// A use case refused (a bad username, say).
+    #[error("{0}")]
+    Service(#[from] tessera_service::ServiceError),
+    /// The command's input is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Reading input or writing output failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Structured logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+/// The service configuration from the environment, with defaults that suit one machine:
+/// `ISSUER` defaults to this server's URL and `AUDIENCE` to `tessera`.
+pub fn config(addr: Option<SocketAddr>) -> Result<Config, CliError> {
+    let issuer = addr.map_or_else(
+        || "http://127.0.0.1:8080".to_owned(),
+        |a| format!("http://{a}"),
+    );
+    Ok(Config::from_lookup(|name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| match name {
+                "ISSUER" => Some(issuer.clone()),
+                "AUDIENCE" => Some("tessera".to_owned()),
+                _ => None,
+            })
+    })?)
+}
+
+/// The verification policy the authorizer applies, from the configuration.
+pub fn verify_policy(config: &Config) -> VerifyPolicy {
+    let mut policy = VerifyPolicy::new(config.issuer.clone(), config.audience.clone());
+    policy.leeway_secs = config.token_leeway;
+    policy
+}
+
+/// Route scope rules from `AUTHORIZER_SCOPE_RULES` (empty: none).
+pub fn scope_rules() -> Result<ScopeRules, CliError> {
+    match std::env::var("AUTHORIZER_SCOPE_RULES") {
+        Ok(rules) if !rules.trim().is_empty() => Ok(ScopeRules::parse(&rules)?),
+        _ => Ok(ScopeRules::none()),
+    }
+}
+
+/// The key file in a data folder.
+pub fn key_file(data: &Path) -> PathBuf {
+    data.join("keys.json")
+}
+
+/// Creates the data folder (private to this user) and proves it writable.
+pub fn ensure_data_folder(data: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let fail = |source| CliError::DataFolder {
+        path: data.to_owned(),
+        source,
+    };
+    if !data.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data)
+            .map_err(fail)?;
+    }
+    let probe = data.join(".write-probe");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// The store a command works on.
+pub enum AnyStore {
+    /// The embedded SQLite file in the data folder.
+    Sqlite(SqliteStore),
+    /// DynamoDB (Local, or AWS).
+    Dynamo(DynamoStore),
+}
+
+/// Runs `$body` with `$s` bound to the concrete store, so the commands stay generic over
+/// [`Store`] without boxing.
+#[macro_export]
+macro_rules! with_store {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store {
+            $crate::setup::AnyStore::Sqlite($s) => $body,
+            $crate::setup::AnyStore::Dynamo($s) => $body,
+        }
+    };
+}
+
+/// Opens the store the arguments name.
+pub async fn open_store(args: &StoreArgs) -> Result<AnyStore, CliError> {
+    match &args.table {
+        Some(table) => {
+            let store = DynamoStore::from_endpoint(args.dynamodb_endpoint.as_deref(), table).await;
+            if args.create_table {
+                store.create_table().await?;
+            }
+            Ok(AnyStore::Dynamo(store))
+        }
+        None => {
+            ensure_data_folder(&args.data)?;
+            let path = args.data.join("tessera.db");
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .map_err(|e| CliError::Usage(format!("store task failed: {e}")))??;
+            Ok(AnyStore::Sqlite(store))
+        }
+    }
+}
+
+/// `tessera serve`.
+pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let config = config(Some(args.addr))?;
+    let rules = scope_rules()?;
+    ensure_data_folder(&args.store.data)?;
+    let key_path = key_file(&args.store.data);
+    let alg = config.access_token_alg;
+    let versions = KeyFile::load_or_create(&key_path, alg)?;
+    let keys = versions.key_set(alg)?;
+    let ring = KeyRing::load(KeySource::File(key_path), alg).await?;
+    let upstream = args.upstream.as_ref().map(|base| Upstream {
+        base: base.trim_end_matches('/').to_owned(),
+        client: reqwest::Client::new(),
+    });
+    // Bind before anything else listens, so a taken port fails fast and clearly.
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|source| CliError::Bind {
+            addr: args.addr,
+            source,
+        })?;
+    let store = open_store(&args.store).await?;
+    let policy = verify_policy(&config);
+    let store_name = match &store {
+        AnyStore::Sqlite(_) => format!("sqlite in {}", args.store.data.display()),
+        AnyStore::Dynamo(d) => format!("dynamodb table {}", d.table()),
+    };
+    info!(
+        addr = %args.addr,
+        store = %store_name,
+        issuer = %config.issuer,
+        alg = alg.as_str(),
+        upstream = args.upstream.as_deref().unwrap_or("none"),
+        "tessera serve listening"
+    );
+    with_store!(store, s => {
+        let service = Service::new(config, keys, s);
+        let app = Arc::new(App::new(service, ring, policy, rules, upstream));
+        run_server(listener, app.router()).await
+    })
+}
+
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> Result<(), CliError> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::serve::shutdown_signal())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,2 @@
+//! Placeholder while the shared handler lands.
+fn main() {}

@@ -1,0 +1,15 @@
+//! `GET`/`DELETE /auth/sessions[/{sid}]` on Lambda: config, store and keys once at init, then every
+//! request through the shared handler.
+
+use lambda_http::{Error, Request, service_fn};
+use tessera_service::handlers;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tessera_lambda::init_tracing();
+    let service = tessera_lambda::dynamo_service().await?;
+    lambda_http::run(service_fn(|req: Request| async {
+        Ok::<_, Error>(handlers::sessions(&service, req).await)
+    }))
+    .await
+}

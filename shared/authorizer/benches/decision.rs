@@ -1,0 +1,97 @@
+//! Cost of one authorizer decision per event kind, against `AccessVerifier::verify` alone.
+//!
+//! One group, one ES256 token (issued by the real key set), the sample events from
+//! `events/`: `verify` is the floor (the JWT pipeline, dominated by the P-256 signature
+//! check); `http-v2`, `rest-token` and `rest-request` are the whole decision: parse the
+//! event, extract the bearer token, verify, match scope rules and build the JSON answer.
+//! decision / verify is the authorizer's own overhead. The rules are the documented example,
+//! so the REST answers carry their Deny statements. Group `no-crypto` runs the same events
+//! with a token refused before any signature check: the event handling alone.
+// A benchmark that cannot set up should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera_authorizer::{Authorizer, ScopeRules, Verdict};
+use tessera_token::{AccessClaims, Algorithm, KeySet, SecretValue, VerifyPolicy};
+
+const NOW: i64 = 1_795_749_628;
+const ISSUER: &str = "https://auth.example.com";
+const AUDIENCE: &str = "https://api.example.com";
+const RULES: &str = "GET /admin/*=admin;DELETE /auth/sessions/*=sessions:write";
+
+const EVENTS: [(&str, &str); 3] = [
+    (
+        "http-v2",
+        include_str!("../../../events/authorizer-http-v2.json"),
+    ),
+    (
+        "rest-token",
+        include_str!("../../../events/authorizer-rest-token.json"),
+    ),
+    (
+        "rest-request",
+        include_str!("../../../events/authorizer-rest-request.json"),
+    ),
+];
+
+fn claims() -> AccessClaims {
+    AccessClaims {
+        iss: ISSUER.to_owned(),
+        sub: "2b3f6c0e9d6a4c1f8e7d6c5b4a39281706f5e4d3".to_owned(),
+        aud: AUDIENCE.to_owned(),
+        exp: NOW + 900,
+        iat: NOW,
+        nbf: NOW,
+        jti: "kL3v9Qm2xZ8pR4tY6wB1nA".to_owned(),
+        client_id: "tessera".to_owned(),
+        sid: "Hq7sD2fG5jK8lZ1xC4vB6n".to_owned(),
+        scope: "openid profile".to_owned(),
+    }
+}
+
+fn decision(c: &mut Criterion) {
+    let secret = SecretValue::new("bench-root-secret-0123456789abcdefghijklmnopqrstuvwxyz");
+    let keys = KeySet::from_secrets(Algorithm::Es256, &secret, &[]).unwrap();
+    let token = keys.issue_access(&claims()).unwrap();
+    let token = token.expose_secret();
+    let verifier = keys.access_verifier(VerifyPolicy::new(ISSUER, AUDIENCE));
+    let authorizer = Authorizer::new(verifier.clone(), ScopeRules::parse(RULES).unwrap());
+
+    let mut group = c.benchmark_group("es256");
+    group.bench_function("verify", |b| {
+        b.iter(|| verifier.verify(black_box(token), black_box(NOW)).unwrap())
+    });
+    for (name, template) in EVENTS {
+        let event = template.replace("Bearer PLACEHOLDER", &format!("Bearer {token}"));
+        // A benchmark of the deny path by mistake would measure nothing useful.
+        assert_eq!(
+            authorizer.decide(event.as_bytes(), NOW).verdict,
+            Verdict::Allow
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| authorizer.handle(black_box(event.as_bytes()), black_box(NOW)))
+        });
+    }
+    group.finish();
+
+    // The authorizer's own work without the signature check: each event with a token that
+    // fails at its first byte, so what remains is parsing the event, extracting the bearer
+    // token and building the deny answer.
+    let mut group = c.benchmark_group("no-crypto");
+    for (name, template) in EVENTS {
+        let event = template.replace("Bearer PLACEHOLDER", "Bearer x.y.z");
+        assert_ne!(
+            authorizer.decide(event.as_bytes(), NOW).verdict,
+            Verdict::Allow
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| authorizer.handle(black_box(event.as_bytes()), black_box(NOW)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decision);
+criterion_main!(benches);

@@ -1,0 +1,338 @@
+//! Where Tessera's key material comes from, and how it is kept current.
+//!
+//! Two sources hold the same thing, a current secret value and the previous ones:
+//! - a local key file (`tessera serve`, tests), JSON `{"current": "...", "previous": [...]}`,
+//!   created with mode 0600 and rotated by rewriting it atomically;
+//! - the Secrets Manager secret that template.yaml creates (Lambda): the `AWSCURRENT` and
+//!   `AWSPREVIOUS` versions.
+//!
+//! [`KeyRing`] builds the [`KeySet`] once at init and rebuilds it when a token names a `kid`
+//! it does not know (a rotation happened since init), at most once per interval, so a
+//! flood of forged `kid`s cannot turn into a flood of secret reads.
+//!
+//! Limits: key material never leaves this crate except inside [`KeySet`]; nothing here logs
+//! a secret value, and the error messages name sources, never contents.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tessera_token::{Algorithm, KeyError, KeySet, SecretValue};
+
+/// The shortest time between two reloads caused by unknown `kid`s.
+pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many previous versions a rotated key file keeps for verification.
+pub const KEEP_PREVIOUS: usize = 2;
+
+/// Why key material could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// Neither `KEY_SECRET_ARN` nor `KEY_FILE` is set.
+    #[error("no key source: set KEY_SECRET_ARN (Lambda) or KEY_FILE (local key file)")]
+    NoSource,
+    /// The key file could not be read or written.
+    #[error("key file {path}: {source}")]
+    File {
+        /// The file in question.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The key file exists but is not a key file.
+    #[error("key file {0} is malformed (expected {{\"current\": ..., \"previous\": [...]}})")]
+    Malformed(PathBuf),
+    /// The key file may be read by other users of this machine.
+    #[error("key file {0} is readable by group or others: chmod 600 it")]
+    Permissions(PathBuf),
+    /// Secrets Manager did not answer with the secret.
+    #[error("secrets manager: {0}")]
+    SecretsManager(String),
+    /// The secret's contents do not make a key set for the configured algorithm.
+    #[error("key material: {0}")]
+    Key(#[from] KeyError),
+}
+
+/// A current secret value and the previous ones still trusted for verification.
+pub struct Versions {
+    /// What new tokens are signed with (`AWSCURRENT`, the file's `current`).
+    pub current: SecretValue,
+    /// Older values, newest first (`AWSPREVIOUS`, the file's `previous`).
+    pub previous: Vec<SecretValue>,
+}
+
+impl Versions {
+    /// Builds the key set these versions describe.
+    pub fn key_set(&self, alg: Algorithm) -> Result<KeySet, KeysError> {
+        Ok(KeySet::from_secrets(alg, &self.current, &self.previous)?)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFileDoc {
+    current: String,
+    #[serde(default)]
+    previous: Vec<String>,
+}
+
+/// A local key file.
+pub struct KeyFile;
+
+impl KeyFile {
+    /// Reads the key file at `path`.
+    pub fn load(path: &Path) -> Result<Versions, KeysError> {
+        check_private(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeysError::File {
+            path: path.to_owned(),
+            source,
+        })?;
+        let doc: KeyFileDoc =
+            serde_json::from_str(&text).map_err(|_| KeysError::Malformed(path.to_owned()))?;
+        Ok(Versions {
+            current: SecretValue::new(doc.current),
+            previous: doc.previous.into_iter().map(SecretValue::new).collect(),
+        })
+    }
+
+    /// Reads the key file, creating it with fresh material for `alg` when it does not exist.
+    pub fn load_or_create(path: &Path, alg: Algorithm) -> Result<Versions, KeysError> {
+        if path.exists() {
+            return Self::load(path);
+        }
+        let versions = Versions {
+            current: fresh_secret(alg)?,
+            previous: Vec::new(),
+        };
+        write_private(path, &versions)?;
+        Ok(versions)
+    }
+
+    /// Makes fresh material current and keeps the old current (and at most
+    /// [`KEEP_PREVIOUS`] in all) for verification, so tokens already issued stay valid.
+    pub fn rotate(path: &Path, alg: Algorithm) -> Result<Versions, KeysError> {
+        let old = Self::load(path)?;
+        let mut previous = vec![old.current];
+        previous.extend(old.previous);
+        previous.truncate(KEEP_PREVIOUS);
+        let versions = Versions {
+            current: fresh_secret(alg)?,
+            previous,
+        };
+        write_private(path, &versions)?;
+        Ok(versions)
+    }
+}
+
+fn fresh_secret(alg: Algorithm) -> Result<SecretValue, KeysError> {
+    match alg {
+        Algorithm::Rs256 => Ok(SecretValue::generate_with_rsa()?),
+        _ => Ok(SecretValue::generate()),
+    }
+}
+
+fn check_private(path: &Path) -> Result<(), KeysError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeysError::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(KeysError::Permissions(path.to_owned()));
+    }
+    Ok(())
+}
+
+/// Writes the file whole, with mode 0600 from its first byte, and renames it into place so
+/// a reader never sees half a key file.
+fn write_private(path: &Path, versions: &Versions) -> Result<(), KeysError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| KeysError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let doc = KeyFileDoc {
+        current: versions.current.expose_secret().to_owned(),
+        previous: versions
+            .previous
+            .iter()
+            .map(|v| v.expose_secret().to_owned())
+            .collect(),
+    };
+    let json = serde_json::to_vec_pretty(&doc).map_err(|e| io(std::io::Error::other(e)))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    file.write_all(&json).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Where a function's key material lives.
+pub enum KeySource {
+    /// A local key file.
+    File(PathBuf),
+    /// A Secrets Manager secret, by ARN or name.
+    #[cfg(feature = "secrets-manager")]
+    SecretsManager {
+        /// The client, built once at init.
+        client: aws_sdk_secretsmanager::Client,
+        /// The secret's ARN (`KEY_SECRET_ARN`).
+        secret_id: String,
+    },
+}
+
+impl KeySource {
+    /// The source named by the environment: `KEY_SECRET_ARN` (Secrets Manager) wins over
+    /// `KEY_FILE`. Read once, at init.
+    pub async fn from_env() -> Result<Self, KeysError> {
+        Self::from_lookup(|name| std::env::var(name).ok()).await
+    }
+
+    /// As [`KeySource::from_env`], with the variables looked up by `lookup`.
+    pub async fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, KeysError> {
+        let non_empty = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
+        #[cfg(feature = "secrets-manager")]
+        if let Some(secret_id) = non_empty("KEY_SECRET_ARN") {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            return Ok(KeySource::SecretsManager {
+                client: aws_sdk_secretsmanager::Client::new(&config),
+                secret_id,
+            });
+        }
+        match non_empty("KEY_FILE") {
+            Some(path) => Ok(KeySource::File(PathBuf::from(path))),
+            None => Err(KeysError::NoSource),
+        }
+    }
+
+    /// Reads the current and previous versions.
+    pub async fn fetch(&self) -> Result<Versions, KeysError> {
+        match self {
+            KeySource::File(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || KeyFile::load(&path))
+                    .await
+                    .map_err(|e| KeysError::SecretsManager(format!("key file task: {e}")))?
+            }
+            #[cfg(feature = "secrets-manager")]
+            KeySource::SecretsManager { client, secret_id } => {
+                fetch_secret(client, secret_id).await
+            }
+        }
+    }
+}
+
+#[cfg(feature = "secrets-manager")]
+async fn fetch_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<Versions, KeysError> {
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+
+    let stage = |stage: &'static str| {
+        client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .send()
+    };
+    // Both stages at once: init time is the cold start.
+    let (current, previous) = tokio::join!(stage("AWSCURRENT"), stage("AWSPREVIOUS"));
+    let current = current
+        .map_err(|e| KeysError::SecretsManager(format!("AWSCURRENT: {}", describe(&e))))?
+        .secret_string
+        .ok_or_else(|| KeysError::SecretsManager("AWSCURRENT has no secret string".into()))?;
+    let previous = match previous {
+        Ok(out) => out
+            .secret_string
+            .into_iter()
+            .map(SecretValue::new)
+            .collect(),
+        // A secret that was never rotated has no AWSPREVIOUS version.
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Vec::new(),
+        Err(e) => {
+            return Err(KeysError::SecretsManager(format!(
+                "AWSPREVIOUS: {}",
+                describe(&e)
+            )));
+        }
+    };
+    Ok(Versions {
+        current: SecretValue::new(current),
+        previous,
+    })
+}
+
+#[cfg(feature = "secrets-manager")]
+fn describe<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata>(e: &E) -> String {
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_owned(),
+        _ => "request failed".to_owned(),
+    }
+}
+
+/// The key set in use, and the means to refresh it after a rotation.
+pub struct KeyRing {
+    source: KeySource,
+    alg: Algorithm,
+    keys: RwLock<Arc<KeySet>>,
+    last_reload: tokio::sync::Mutex<Instant>,
+    min_interval: Duration,
+}
+
+impl KeyRing {
+    /// Loads the key set from `source`: call once, at init.
+    pub async fn load(source: KeySource, alg: Algorithm) -> Result<Self, KeysError> {
+        let keys = source.fetch().await?.key_set(alg)?;
+        Ok(Self {
+            source,
+            alg,
+            keys: RwLock::new(Arc::new(keys)),
+            last_reload: tokio::sync::Mutex::new(Instant::now()),
+            min_interval: DEFAULT_RELOAD_INTERVAL,
+        })
+    }
+
+    /// Sets the shortest time between two reloads (default [`DEFAULT_RELOAD_INTERVAL`]).
+    pub fn with_min_interval(mut self, interval: Duration) -> Self {
+        self.min_interval = interval;
+        self
+    }
+
+    /// The key set in use now.
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the source after a token named an unknown `kid`. Returns the new key set, or
+    /// `None` when the last reload was less than the interval ago (the caller then rejects
+    /// the token as it would have anyway). A failed read counts as a reload too.
+    pub async fn reload_for_unknown_kid(&self) -> Result<Option<Arc<KeySet>>, KeysError> {
+        let mut last = self.last_reload.lock().await;
+        if last.elapsed() < self.min_interval {
+            return Ok(None);
+        }
+        *last = Instant::now();
+        let keys = Arc::new(self.source.fetch().await?.key_set(self.alg)?);
+        match self.keys.write() {
+            Ok(mut slot) => *slot = keys.clone(),
+            Err(poisoned) => *poisoned.into_inner() = keys.clone(),
+        }
+        tracing::info!("key set reloaded after an unknown kid");
+        Ok(Some(keys))
+    }
+}

@@ -1,0 +1,243 @@
+//! Configuration, read once at start-up from the environment.
+
+use std::str::FromStr;
+
+use tessera_store::LockoutPolicy;
+use tessera_token::Algorithm;
+
+/// The longest leeway the verifiers accept for `exp`/`nbf` (the token crate's documented
+/// maximum): more would keep expired tokens alive.
+pub const MAX_LEEWAY_SECS: u64 = tessera_token::MAX_LEEWAY_SECS;
+/// The longest reuse grace window: it exists only for a client that sent one token twice at once.
+pub const MAX_REUSE_GRACE_SECS: i64 = 300;
+/// The longest lifetime any token may have (one year); guards against a mistyped TTL.
+pub const MAX_TTL_SECS: i64 = 366 * 24 * 3600;
+/// The longest access token lifetime (one day): access tokens cannot be revoked before `exp`.
+pub const MAX_ACCESS_TTL_SECS: i64 = 24 * 3600;
+
+/// Everything the service reads from its environment, parsed and checked once.
+///
+/// Unset or empty optional variables take their defaults; an invalid value fails with a
+/// [`ConfigError`] naming the variable, so a bad deployment fails at start, not per request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `ACCESS_TOKEN_TTL`: access token lifetime in seconds. Default 900 (15 minutes), at most one day.
+    pub access_token_ttl: i64,
+    /// `REFRESH_TOKEN_TTL`: absolute session lifetime in seconds. Default 2592000 (30 days);
+    /// refreshing never extends it.
+    pub refresh_token_ttl: i64,
+    /// `REFRESH_IDLE_TTL`: a session unused for this long expires. Default 1209600 (14 days).
+    pub refresh_idle_ttl: i64,
+    /// `REFRESH_REUSE_GRACE`: seconds during which the immediate predecessor of the current
+    /// refresh token is answered with the same successor instead of revoking the session.
+    /// Default 10; 0 turns the grace window off; at most 300.
+    pub refresh_reuse_grace: i64,
+    /// `ISSUER` (required): the `iss` of every token, and the base URL of the discovery document.
+    pub issuer: String,
+    /// `AUDIENCE` (required): the `aud` of every access token.
+    pub audience: String,
+    /// `ACCESS_TOKEN_ALG`: ES256 (default), EdDSA, RS256 or HS256.
+    pub access_token_alg: Algorithm,
+    /// `TABLE_NAME`: the DynamoDB table; unset for the embedded store.
+    pub table_name: Option<String>,
+    /// `CLIENT_ID`: the `client_id` claim of access tokens. Default "tessera".
+    pub client_id: String,
+    /// `TOKEN_LEEWAY`: clock skew allowed when checking `exp`/`nbf`, in seconds. Default 30, at most 60.
+    pub token_leeway: u64,
+    /// `LOGIN_LOCKOUT_THRESHOLD`: consecutive failed logins before an account locks. Default 5.
+    pub login_lockout_threshold: u32,
+}
+
+/// A configuration variable that is missing or invalid.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("{name} is required")]
+    Missing {
+        /// The environment variable.
+        name: &'static str,
+    },
+    /// A variable is set to a value outside what it accepts.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The environment variable.
+        name: &'static str,
+        /// What the variable accepts.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (a variable name -> its value), so tests
+    /// need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Empty counts as unset: templates often pass "" for an optional parameter.
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
+
+        let access_token_ttl = int(&get, "ACCESS_TOKEN_TTL", 900, 1, MAX_ACCESS_TTL_SECS)?;
+        let refresh_token_ttl = int(&get, "REFRESH_TOKEN_TTL", 2_592_000, 1, MAX_TTL_SECS)?;
+        let refresh_idle_ttl = int(&get, "REFRESH_IDLE_TTL", 1_209_600, 1, MAX_TTL_SECS)?;
+        let refresh_reuse_grace = int(&get, "REFRESH_REUSE_GRACE", 10, 0, MAX_REUSE_GRACE_SECS)?;
+        let token_leeway = int(&get, "TOKEN_LEEWAY", 30, 0, MAX_LEEWAY_SECS)?;
+        let login_lockout_threshold = int(&get, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?;
+
+        let access_token_alg = match get("ACCESS_TOKEN_ALG") {
+            None => Algorithm::Es256,
+            Some(v) => Algorithm::from_str(&v).map_err(|_| ConfigError::Invalid {
+                name: "ACCESS_TOKEN_ALG",
+                reason: format!("expected one of ES256, EdDSA, RS256, HS256, got {v:?}"),
+            })?,
+        };
+
+        Ok(Self {
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_idle_ttl,
+            refresh_reuse_grace,
+            issuer: required("ISSUER")?,
+            audience: required("AUDIENCE")?,
+            access_token_alg,
+            table_name: get("TABLE_NAME"),
+            client_id: get("CLIENT_ID").unwrap_or_else(|| "tessera".to_owned()),
+            token_leeway,
+            login_lockout_threshold,
+        })
+    }
+
+    /// The lockout policy: `LOGIN_LOCKOUT_THRESHOLD` failures, then 30 s doubling up to 15 min.
+    pub fn lockout_policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: self.login_lockout_threshold,
+            ..LockoutPolicy::default()
+        }
+    }
+
+    /// The issuer without a trailing slash, the base of the URLs in the discovery document.
+    pub fn issuer_base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+}
+
+/// Parses an integer variable with a default and an inclusive range.
+fn int<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Copy + std::fmt::Display,
+{
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number of seconds from {min} to {max}, got {raw:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> =
+            [("ISSUER", "https://auth.example"), ("AUDIENCE", "api")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        for (k, v) in vars {
+            map.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.access_token_ttl, 900);
+        assert_eq!(c.refresh_token_ttl, 2_592_000);
+        assert_eq!(c.refresh_idle_ttl, 1_209_600);
+        assert_eq!(c.refresh_reuse_grace, 10);
+        assert_eq!(c.access_token_alg, Algorithm::Es256);
+        assert_eq!(c.table_name, None);
+        assert_eq!(c.client_id, "tessera");
+        assert_eq!(c.token_leeway, 30);
+        assert_eq!(c.login_lockout_threshold, 5);
+        assert_eq!(c.lockout_policy().threshold, 5);
+    }
+
+    #[test]
+    fn issuer_and_audience_are_required() {
+        let err = Config::from_lookup(|n| (n == "AUDIENCE").then(|| "api".to_owned())).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { name: "ISSUER" });
+        let err = Config::from_lookup(|n| (n == "ISSUER").then(|| "iss".to_owned())).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { name: "AUDIENCE" });
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (name, value) in [
+            ("ACCESS_TOKEN_TTL", "0"),
+            ("ACCESS_TOKEN_TTL", "-5"),
+            ("ACCESS_TOKEN_TTL", "15m"),
+            ("REFRESH_TOKEN_TTL", "0"),
+            ("REFRESH_IDLE_TTL", "x"),
+            ("REFRESH_REUSE_GRACE", "-1"),
+            ("REFRESH_REUSE_GRACE", "3600"),
+            ("TOKEN_LEEWAY", "61"),
+            ("LOGIN_LOCKOUT_THRESHOLD", "0"),
+            ("ACCESS_TOKEN_ALG", "none"),
+            ("ACCESS_TOKEN_ALG", "HS512"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_algorithm_is_accepted_and_grace_zero_turns_it_off() {
+        for (alg, expected) in [
+            ("ES256", Algorithm::Es256),
+            ("EdDSA", Algorithm::EdDsa),
+            ("RS256", Algorithm::Rs256),
+            ("HS256", Algorithm::Hs256),
+        ] {
+            assert_eq!(
+                config(&[("ACCESS_TOKEN_ALG", alg)])
+                    .unwrap()
+                    .access_token_alg,
+                expected
+            );
+        }
+        assert_eq!(
+            config(&[("REFRESH_REUSE_GRACE", "0")])
+                .unwrap()
+                .refresh_reuse_grace,
+            0
+        );
+        assert_eq!(
+            config(&[("TABLE_NAME", "t")])
+                .unwrap()
+                .table_name
+                .as_deref(),
+            Some("t")
+        );
+    }
+}

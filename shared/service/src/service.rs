@@ -1,0 +1,486 @@
+//! The use cases: login, refresh, logout and session management.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_store::{
+    LockoutPolicy, RotateOutcome, Rotation, Session, SessionStore, Store, UserStatus,
+};
+use tessera_token::{
+    AccessClaims, AccessToken, AccessVerifier, Jti, KeySet, RefreshClaims, RefreshPolicy,
+    RefreshToken, RefreshVerifier, VerifyPolicy, random_id,
+};
+use zeroize::Zeroizing;
+
+use crate::password::{PasswordCheck, verify_password};
+use crate::{Config, Password, ServiceError, Username};
+
+/// The longest user agent kept with a session, in bytes; the rest is cut off.
+pub const MAX_USER_AGENT_BYTES: usize = 512;
+
+/// A token as a client presented it (refresh token at refresh or logout). `Debug` prints
+/// `[redacted]`, there is no `Display`, and the memory is wiped on drop.
+#[derive(Clone)]
+pub struct PresentedToken(Zeroizing<String>);
+
+impl PresentedToken {
+    /// Wraps a token taken from a request.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(Zeroizing::new(token.into()))
+    }
+
+    /// The compact token, for verification only.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// What the service records about the client that logs in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientMeta {
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// The client's IP address as API Gateway saw it, if known.
+    pub source_ip: Option<String>,
+}
+
+/// A successful login or refresh (RFC 6749 §5.1). `Debug` shows no token.
+#[derive(Clone, Debug)]
+pub struct TokenResponse {
+    /// The new access token.
+    pub access_token: AccessToken,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The new refresh token (for a grace replay: the same one as the first answer).
+    pub refresh_token: RefreshToken,
+    /// Seconds until the session, and so the refresh token, expires.
+    pub refresh_token_expires_in: i64,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The session id (also in both tokens).
+    pub sid: String,
+}
+
+/// One of a user's live sessions, as the sessions endpoint shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionView {
+    /// Session id.
+    pub sid: String,
+    /// Unix seconds of the login.
+    pub created_at: i64,
+    /// Unix seconds of the last login or refresh.
+    pub last_used_at: i64,
+    /// Unix seconds of the absolute expiry.
+    pub expires_at: i64,
+    /// The user agent at login.
+    pub user_agent: Option<String>,
+    /// The client IP at login.
+    pub source_ip: Option<String>,
+    /// Whether this is the session of the access token making the request.
+    pub current: bool,
+}
+
+/// A source of "now" in unix seconds. The service reads it once per request.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock in unix seconds.
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The token service: configuration, keys, verifiers (built once) and a store.
+///
+/// `S` is only bounded where a use case needs it: login needs a [`Store`] (users and
+/// sessions), refresh, logout and the session endpoints a [`SessionStore`], discovery nothing,
+/// so a function links and is granted only what it uses.
+pub struct Service<S> {
+    config: Config,
+    keys: KeySet,
+    access: AccessVerifier,
+    refresh: RefreshVerifier,
+    store: S,
+    lockout: LockoutPolicy,
+    clock: Clock,
+}
+
+/// `base64url(SHA-256(jti))`: what the store keeps instead of a refresh token id.
+pub fn jti_hash(jti: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jti.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+impl<S> Service<S> {
+    /// Builds the service: the verifiers are made once here from `keys` and the policies in
+    /// `config`. `keys` must have been loaded for `config.access_token_alg`.
+    pub fn new(config: Config, keys: KeySet, store: S) -> Self {
+        let access = keys.access_verifier(VerifyPolicy {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway_secs: config.token_leeway,
+        });
+        let refresh = keys.refresh_verifier(RefreshPolicy {
+            issuer: config.issuer.clone(),
+            leeway_secs: config.token_leeway,
+        });
+        let lockout = config.lockout_policy();
+        Self {
+            config,
+            keys,
+            access,
+            refresh,
+            store,
+            lockout,
+            clock: Arc::new(system_now),
+        }
+    }
+
+    /// Replaces the clock (tests use it to step through expiry and grace windows).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, in unix seconds, by the service's clock.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The key set (private keys; never serialise it).
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The access token verifier built from the key set, for an in-process authorizer.
+    pub fn access_verifier(&self) -> &AccessVerifier {
+        &self.access
+    }
+
+    /// Takes the service apart again (to rebuild it around a wrapped store).
+    pub fn into_parts(self) -> (Config, KeySet, S) {
+        (self.config, self.keys, self.store)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The lockout policy in force.
+    pub fn lockout_policy(&self) -> &LockoutPolicy {
+        &self.lockout
+    }
+
+    /// Issues an access token and a refresh token for `session`, the refresh token with the
+    /// given `jti` and `iat` and the session's absolute expiry.
+    fn issue_pair(
+        &self,
+        session: &Session,
+        refresh_jti: String,
+        refresh_iat: i64,
+        now: i64,
+    ) -> Result<TokenResponse, ServiceError> {
+        let access = self.keys.issue_access(&AccessClaims {
+            iss: self.config.issuer.clone(),
+            sub: session.user_id.clone(),
+            aud: self.config.audience.clone(),
+            exp: now + self.config.access_token_ttl,
+            iat: now,
+            nbf: now,
+            jti: Jti::random().into_string(),
+            client_id: session.client_id.clone(),
+            sid: session.sid.clone(),
+            scope: session.scope.clone(),
+        })?;
+        let refresh = self.keys.issue_refresh(&RefreshClaims {
+            iss: self.config.issuer.clone(),
+            sub: session.user_id.clone(),
+            sid: session.sid.clone(),
+            jti: refresh_jti,
+            iat: refresh_iat,
+            exp: session.expires_at,
+        })?;
+        Ok(TokenResponse {
+            access_token: access,
+            expires_in: self.config.access_token_ttl,
+            refresh_token: refresh,
+            refresh_token_expires_in: (session.expires_at - now).max(0),
+            scope: session.scope.clone(),
+            sid: session.sid.clone(),
+        })
+    }
+}
+
+impl<S: Store> Service<S> {
+    /// Logs a user in: checks the lockout, verifies the password (an unknown user costs the
+    /// same and gets the same answer as a wrong password), creates a session and issues the
+    /// first token pair. On the happy path the store sees two requests: read the user, create
+    /// the session (a third only to reset an earlier failure count).
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        username: &Username,
+        password: &Password,
+        client: ClientMeta,
+        now: i64,
+    ) -> Result<TokenResponse, ServiceError> {
+        let user = self.store.get_user_by_username(username.as_str()).await?;
+
+        if let Some(until) = user
+            .as_ref()
+            .and_then(|u| u.locked_until)
+            .filter(|t| *t > now)
+        {
+            tracing::info!(
+                user_id = user.as_ref().map_or("", |u| u.user_id.as_str()),
+                "login refused: account locked"
+            );
+            return Err(ServiceError::TooManyAttempts {
+                retry_after_secs: u64::try_from(until - now).unwrap_or(1),
+            });
+        }
+
+        let check =
+            verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let user = match (user, check) {
+            (Some(user), PasswordCheck::Match) if user.status == UserStatus::Active => user,
+            (Some(user), PasswordCheck::Match) => {
+                // A disabled user with the right password: same answer, and not a failure to count.
+                tracing::info!(user_id = %user.user_id, "login refused: user disabled");
+                return Err(ServiceError::InvalidGrant);
+            }
+            (_, _) => {
+                // Counted for an unknown username too (the store answers NotFound and changes
+                // nothing), so both cases cost the same store requests as well as the same hash.
+                match self
+                    .store
+                    .record_login_failure(username.as_str(), now, &self.lockout)
+                    .await
+                {
+                    Ok(after) => {
+                        tracing::info!(
+                            user_id = %after.user_id,
+                            failed_attempts = after.failed_attempts,
+                            locked_until = after.locked_until,
+                            "login failed"
+                        );
+                    }
+                    Err(tessera_store::StoreError::NotFound) => {
+                        tracing::info!(known = false, "login failed")
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                return Err(ServiceError::InvalidGrant);
+            }
+        };
+
+        if user.failed_attempts > 0 {
+            self.store.record_login_success(username.as_str()).await?;
+        }
+
+        let refresh_jti = Jti::random().into_string();
+        let expires_at = now + self.config.refresh_token_ttl;
+        let session = Session {
+            sid: random_id(),
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+            scope: user.scope.clone(),
+            client_id: self.config.client_id.clone(),
+            current_hash: jti_hash(&refresh_jti),
+            previous_hash: None,
+            rotated_at: None,
+            generation: 0,
+            created_at: now,
+            last_used_at: now,
+            expires_at,
+            idle_expires_at: (now + self.config.refresh_idle_ttl).min(expires_at),
+            user_agent: client
+                .user_agent
+                .map(|ua| truncate(ua, MAX_USER_AGENT_BYTES)),
+            source_ip: client.source_ip,
+            revoked: false,
+        };
+        self.store.create_session(&session).await?;
+        tracing::info!(user_id = %user.user_id, sid = %session.sid, "login succeeded");
+        self.issue_pair(&session, refresh_jti, now, now)
+    }
+}
+
+impl<S: SessionStore> Service<S> {
+    /// Trades a refresh token for a new pair (rotation with reuse detection): one store
+    /// request. The successor's `jti` is derived from the presented one, so a replay within
+    /// the grace window gets the byte-identical successor; a spent token revokes the session.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(
+        &self,
+        token: &PresentedToken,
+        now: i64,
+    ) -> Result<TokenResponse, ServiceError> {
+        let claims = self
+            .refresh
+            .verify(token.expose_secret(), now)
+            .map_err(|e| {
+                tracing::info!(reason = %e, "refresh token refused");
+                ServiceError::InvalidGrant
+            })?;
+        let next_jti = self.keys.successor_jti(&claims.jti).into_string();
+        let rotation = Rotation {
+            sid: claims.sid.clone(),
+            presented_hash: jti_hash(&claims.jti),
+            next_hash: jti_hash(&next_jti),
+            now,
+            idle_ttl: self.config.refresh_idle_ttl,
+            grace_secs: self.config.refresh_reuse_grace,
+        };
+        let session = match self.store.rotate(&rotation).await? {
+            RotateOutcome::Rotated(session) => {
+                tracing::info!(sid = %session.sid, generation = session.generation, "refresh rotated");
+                session
+            }
+            RotateOutcome::GraceReplay(session) => {
+                tracing::info!(sid = %session.sid, "refresh replayed within the grace window");
+                session
+            }
+            RotateOutcome::Reused => {
+                tracing::warn!(sid = %claims.sid, "refresh token reuse: session revoked");
+                return Err(ServiceError::InvalidGrant);
+            }
+            outcome @ (RotateOutcome::Revoked
+            | RotateOutcome::Expired
+            | RotateOutcome::NotFound) => {
+                tracing::info!(sid = %claims.sid, ?outcome, "refresh refused");
+                return Err(ServiceError::InvalidGrant);
+            }
+        };
+        if session.user_id != claims.sub {
+            // Cannot happen with our own signatures; refuse rather than mix two users.
+            return Err(ServiceError::Internal(
+                "session owner differs from token subject".to_owned(),
+            ));
+        }
+        // Both a fresh rotation and a replay sign {jti: next, iat: rotated_at, exp: expires_at}:
+        // HS256 is deterministic, so the replay answers the byte-identical refresh token.
+        let iat = session.rotated_at.unwrap_or(now);
+        self.issue_pair(&session, next_jti, iat, now)
+    }
+
+    /// Revokes the session of a refresh token (RFC 7009). Idempotent and silent: an unknown,
+    /// expired, revoked, malformed or forged token changes nothing and is not an error. A
+    /// validly signed token still revokes its session after it expired.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, token: &PresentedToken, now: i64) -> Result<(), ServiceError> {
+        let Some(claims) = crate::dangerous::verify_refresh_ignoring_expiry(
+            &self.refresh,
+            token.expose_secret(),
+            now,
+        ) else {
+            tracing::info!("logout with an unverifiable token: nothing to revoke");
+            return Ok(());
+        };
+        let revoked = self.store.revoke_session(&claims.sid, now).await?;
+        tracing::info!(sid = %claims.sid, revoked, "logout");
+        Ok(())
+    }
+
+    /// The live sessions of `user_id`, newest first; `current_sid` marks the caller's own.
+    pub async fn list_sessions(
+        &self,
+        user_id: &str,
+        current_sid: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<SessionView>, ServiceError> {
+        let sessions = self.store.list_user_sessions(user_id, now).await?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.user_id == user_id && s.is_live(now))
+            .map(|s| SessionView {
+                current: current_sid == Some(s.sid.as_str()),
+                sid: s.sid,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                expires_at: s.expires_at,
+                user_agent: s.user_agent,
+                source_ip: s.source_ip,
+            })
+            .collect())
+    }
+
+    /// Revokes one of `user_id`'s sessions. [`ServiceError::NotFound`] when the session does
+    /// not exist or belongs to someone else (which is then left untouched). Revoking an
+    /// already revoked or expired session of one's own succeeds.
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<(), ServiceError> {
+        match self.store.get_session(sid).await? {
+            Some(session) if session.user_id == user_id => {
+                self.store.revoke_session(sid, now).await?;
+                tracing::info!(%sid, "session revoked by its owner");
+                Ok(())
+            }
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Revokes all of `user_id`'s sessions (log out everywhere); returns how many.
+    pub async fn revoke_all(&self, user_id: &str, now: i64) -> Result<u32, ServiceError> {
+        let count = self.store.revoke_user_sessions(user_id, now).await?;
+        tracing::info!(count, "all sessions revoked by their owner");
+        Ok(count)
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jti_hash_is_base64url_sha256() {
+        // SHA-256("abc") = ba7816bf...; base64url without padding.
+        assert_eq!(
+            jti_hash("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+    }
+
+    #[test]
+    fn presented_token_debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", PresentedToken::new("eyJ.secret.sig")),
+            "[redacted]"
+        );
+    }
+
+    #[test]
+    fn truncate_keeps_char_boundaries() {
+        assert_eq!(truncate("héllo".to_owned(), 2), "h");
+        assert_eq!(truncate("hello".to_owned(), 10), "hello");
+    }
+}

@@ -1,0 +1,618 @@
+//! Key derivation, loading and the key set that signs tokens.
+//!
+//! Derivation: HKDF-SHA256 (RFC 5869) with no salt, the root secret's UTF-8 bytes as input
+//! key material, and one `info` label per key:
+//!
+//! | key | `info` | output |
+//! | --- | --- | --- |
+//! | ES256 access key | `tessera access ES256` | 32-byte big-endian P-256 scalar |
+//! | EdDSA access key | `tessera access EdDSA` | 32-byte Ed25519 seed |
+//! | HS256 access key | `tessera access HS256` | 32-byte HMAC key |
+//! | refresh key | `tessera refresh HS256` | 32-byte HMAC key |
+//! | HS256 access key id | `tessera access HS256 kid` | 32 bytes, public |
+//! | refresh key id | `tessera refresh HS256 kid` | 32 bytes, public |
+//!
+//! A P-256 scalar must lie in `[1, n)`. If the first output does not (probability about
+//! 2^-32), the label followed by one counter byte (1, 2, ...) is tried next, so the result
+//! is deterministic and uniform on the valid range.
+//!
+//! Key ids are RFC 7638 JWK thumbprints: base64url(SHA-256(canonical JWK)). An HMAC key
+//! has no public part, so its kid is the thumbprint of `{"k": <derived id>, "kty": "oct"}`
+//! where the id comes from its own HKDF label: it names the key version without revealing
+//! anything about the key (HKDF outputs for distinct labels are independent).
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hkdf;
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaKeyPair,
+};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::b64;
+use crate::claims::{AccessClaims, RefreshClaims};
+use crate::error::{KeyError, TokenError};
+use crate::jwks::{Jwk, Jwks};
+use crate::secret::{AccessToken, Jti, KeyMaterial, RefreshToken, SecretValue, wipe};
+use crate::verify::{
+    AccessVerifier, RefreshPolicy, RefreshVerifier, Typ, VerifyKey, VerifyKind, VerifyPolicy,
+    issued_header,
+};
+use crate::{Algorithm, MAX_TOKEN_BYTES, MIN_ROOT_SECRET_BYTES};
+
+/// HKDF label of the ES256 access key.
+pub const LABEL_ACCESS_ES256: &str = "tessera access ES256";
+/// HKDF label of the EdDSA access key (the Ed25519 seed).
+pub const LABEL_ACCESS_EDDSA: &str = "tessera access EdDSA";
+/// HKDF label of the HS256 access key.
+pub const LABEL_ACCESS_HS256: &str = "tessera access HS256";
+/// HKDF label of the refresh key.
+pub const LABEL_REFRESH_HS256: &str = "tessera refresh HS256";
+/// HKDF label of the public id behind an HS256 access key's kid.
+pub const LABEL_ACCESS_HS256_KID: &str = "tessera access HS256 kid";
+/// HKDF label of the public id behind the refresh key's kid.
+pub const LABEL_REFRESH_HS256_KID: &str = "tessera refresh HS256 kid";
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TYP: &str = "at+jwt";
+/// The `typ` header of refresh tokens.
+pub const REFRESH_TYP: &str = "rt+jwt";
+
+/// The order n of the P-256 group, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// A key id: the RFC 7638 thumbprint of the key's JWK (see the module docs for HS256).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Kid(String);
+
+impl Kid {
+    /// The id as it appears in the `kid` header and the JWKS.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn thumbprint(canonical_jwk: &str) -> Self {
+        Self(b64::encode(
+            digest::digest(&digest::SHA256, canonical_jwk.as_bytes()).as_ref(),
+        ))
+    }
+}
+
+impl std::fmt::Display for Kid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+struct OutLen(usize);
+
+impl hkdf::KeyType for OutLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// HKDF-SHA256(salt = none, ikm = root, info) -> `len` bytes.
+fn derive(root: &[u8], info: &[&[u8]], len: usize) -> Result<KeyMaterial, KeyError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(root);
+    let mut out = KeyMaterial::zeroed(len);
+    prk.expand(info, OutLen(len))
+        .and_then(|okm| okm.fill(out.expose_secret_mut()))
+        .map_err(|_| KeyError::Derivation("hkdf"))?;
+    Ok(out)
+}
+
+/// The root secret and optional RSA key of one secret version.
+struct Root {
+    ikm: Zeroizing<String>,
+    rsa_pem: Option<Zeroizing<String>>,
+}
+
+#[derive(Deserialize)]
+struct SecretJson {
+    root: String,
+    #[serde(default)]
+    rsa_private_key_pem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SecretJsonOut<'a> {
+    root: &'a str,
+    rsa_private_key_pem: &'a str,
+}
+
+/// Serialises the JSON form of a secret value.
+pub(crate) fn secret_json(root: &str, pem: &str) -> Result<Zeroizing<String>, KeyError> {
+    serde_json::to_string(&SecretJsonOut {
+        root,
+        rsa_private_key_pem: pem,
+    })
+    .map(Zeroizing::new)
+    .map_err(|e| KeyError::SecretJson(e.to_string()))
+}
+
+impl Root {
+    fn parse(secret: &SecretValue) -> Result<Self, KeyError> {
+        let s = secret.expose_secret();
+        let plain = || Self {
+            ikm: Zeroizing::new(s.to_owned()),
+            rsa_pem: None,
+        };
+        let root = if s.trim_start().starts_with('{') {
+            match serde_json::from_str::<SecretJson>(s) {
+                Ok(parsed) => Self {
+                    ikm: Zeroizing::new(parsed.root),
+                    rsa_pem: parsed.rsa_private_key_pem.map(Zeroizing::new),
+                },
+                // Not JSON at all: a plain secret that happens to start with `{`.
+                Err(e) if e.is_syntax() || e.is_eof() => plain(),
+                // JSON, but not our object (no `root`, wrong types): a mistake to report.
+                Err(e) => return Err(KeyError::SecretJson(e.to_string())),
+            }
+        } else {
+            plain()
+        };
+        if root.ikm.len() < MIN_ROOT_SECRET_BYTES {
+            return Err(KeyError::RootTooShort {
+                len: root.ikm.len(),
+                min: MIN_ROOT_SECRET_BYTES,
+            });
+        }
+        Ok(root)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.ikm.as_bytes()
+    }
+}
+
+/// Derives a P-256 scalar in `[1, n)` and loads it.
+fn derive_p256(root: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
+    for counter in 0u8..=u8::MAX {
+        let label = LABEL_ACCESS_ES256.as_bytes();
+        let scalar = if counter == 0 {
+            derive(root, &[label], 32)?
+        } else {
+            derive(root, &[label, &[counter]], 32)?
+        };
+        let d = scalar.expose_secret();
+        if d.iter().all(|b| *b == 0) || d >= &P256_ORDER[..] {
+            continue;
+        }
+        // RFC 5915 ECPrivateKey { version 1, privateKey, [0] prime256v1 }: the library
+        // computes the public point itself.
+        let mut der = KeyMaterial::zeroed(0x33);
+        let buf = der.expose_secret_mut();
+        buf[..7].copy_from_slice(&[0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20]);
+        buf[7..39].copy_from_slice(d);
+        buf[39..].copy_from_slice(&[
+            0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+        ]);
+        return EcdsaKeyPair::from_private_key_der(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            der.expose_secret(),
+        )
+        .map_err(|_| KeyError::Derivation("p-256 key rejected"));
+    }
+    Err(KeyError::Derivation("no valid p-256 scalar"))
+}
+
+fn derive_ed25519(root: &[u8]) -> Result<Ed25519KeyPair, KeyError> {
+    let seed = derive(root, &[LABEL_ACCESS_EDDSA.as_bytes()], 32)?;
+    Ed25519KeyPair::from_seed_unchecked(seed.expose_secret())
+        .map_err(|_| KeyError::Derivation("ed25519 seed rejected"))
+}
+
+fn derive_hmac(root: &[u8], label: &str) -> Result<hmac::Key, KeyError> {
+    let k = derive(root, &[label.as_bytes()], 32)?;
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, k.expose_secret()))
+}
+
+fn hmac_kid(root: &[u8], kid_label: &str) -> Result<Kid, KeyError> {
+    // Public by construction: not key material, so no zeroizing wrapper is needed.
+    let id = derive(root, &[kid_label.as_bytes()], 32)?;
+    Ok(Kid::thumbprint(&format!(
+        r#"{{"k":"{}","kty":"oct"}}"#,
+        b64::encode(id.expose_secret())
+    )))
+}
+
+/// Decodes a PEM block: PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`.
+fn load_rsa_pem(pem: &str) -> Result<RsaKeyPair, KeyError> {
+    let pem = pem.trim();
+    let (label, rest) = if let Some(rest) = pem.strip_prefix("-----BEGIN PRIVATE KEY-----") {
+        ("-----END PRIVATE KEY-----", rest)
+    } else if let Some(rest) = pem.strip_prefix("-----BEGIN RSA PRIVATE KEY-----") {
+        ("-----END RSA PRIVATE KEY-----", rest)
+    } else {
+        return Err(KeyError::Pem(
+            "expected a PRIVATE KEY or RSA PRIVATE KEY block",
+        ));
+    };
+    let body = rest
+        .strip_suffix(label)
+        .ok_or(KeyError::Pem("missing end line"))?;
+    let b64_body: Zeroizing<String> =
+        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    use base64::Engine as _;
+    let der = KeyMaterial::from_vec(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64_body.as_bytes())
+            .map_err(|_| KeyError::Pem("invalid base64"))?,
+    );
+    let key = if label.contains("RSA") {
+        RsaKeyPair::from_der(der.expose_secret())
+    } else {
+        RsaKeyPair::from_pkcs8(der.expose_secret())
+    }
+    .map_err(|e| KeyError::InvalidRsaKey(e.to_string()))?;
+    if key.public_modulus_len() < 256 {
+        return Err(KeyError::InvalidRsaKey("smaller than 2048 bits".to_owned()));
+    }
+    Ok(key)
+}
+
+/// A fresh RSA-2048 key as PKCS#8 PEM.
+pub(crate) fn generate_rsa_pem() -> Result<Zeroizing<String>, KeyError> {
+    let key = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generation)?;
+    let der = key.as_der().map_err(|_| KeyError::Generation)?;
+    use base64::Engine as _;
+    let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_ref()));
+    let mut pem = Zeroizing::new(String::with_capacity(body.len() + 100));
+    pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        pem.push_str(std::str::from_utf8(line).map_err(|_| KeyError::Generation)?);
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    Ok(pem)
+}
+
+/// A private signing key.
+enum Signer {
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+    Rs256(RsaKeyPair),
+    Hs256(Box<hmac::Key>),
+}
+
+impl Signer {
+    /// Appends the base64url signature of `input` to `out`.
+    fn sign_into(&self, input: &[u8], out: &mut String) -> Result<(), TokenError> {
+        match self {
+            Self::Es256(k) => {
+                let sig = k
+                    .sign(&SystemRandom::new(), input)
+                    .map_err(|_| TokenError::Signing)?;
+                b64::encode_into(sig.as_ref(), out);
+            }
+            Self::EdDsa(k) => {
+                let sig = k.try_sign(input).map_err(|_| TokenError::Signing)?;
+                b64::encode_into(sig.as_ref(), out);
+            }
+            Self::Rs256(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    input,
+                    &mut sig,
+                )
+                .map_err(|_| TokenError::Signing)?;
+                b64::encode_into(&sig, out);
+            }
+            Self::Hs256(k) => b64::encode_into(hmac::sign(k, input).as_ref(), out),
+        }
+        Ok(())
+    }
+}
+
+/// One key that signs: its kid, its pre-encoded header, its private key.
+struct SigningKey {
+    kid: Kid,
+    header_b64: String,
+    signer: Signer,
+}
+
+impl SigningKey {
+    fn new(alg: Algorithm, typ: Typ, kid: Kid, signer: Signer) -> Self {
+        Self {
+            header_b64: issued_header(alg, typ, kid.as_str()),
+            kid,
+            signer,
+        }
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
+        let payload = serde_json::to_vec(claims).map_err(|e| TokenError::Json(e.to_string()))?;
+        // header.payload, then the signature (at most 683 characters, for RSA-4096).
+        let mut out =
+            String::with_capacity(self.header_b64.len() + 1 + payload.len().div_ceil(3) * 4 + 700);
+        out.push_str(&self.header_b64);
+        out.push('.');
+        b64::encode_into(&payload, &mut out);
+        if out.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge);
+        }
+        let mut sig = String::with_capacity(700);
+        self.signer.sign_into(out.as_bytes(), &mut sig)?;
+        out.push('.');
+        out.push_str(&sig);
+        if out.len() > MAX_TOKEN_BYTES {
+            wipe(out);
+            return Err(TokenError::TooLarge);
+        }
+        Ok(out)
+    }
+}
+
+/// The keys of one secret version: the access key (private, plus its verify key and JWK)
+/// and the refresh key.
+struct Version {
+    access: SigningKey,
+    access_verify: VerifyKey,
+    jwk: Option<Jwk>,
+    refresh: SigningKey,
+    refresh_verify: VerifyKey,
+    refresh_hmac: hmac::Key,
+}
+
+fn public_key(
+    alg: &'static dyn signature::VerificationAlgorithm,
+    bytes: &[u8],
+) -> Result<ParsedPublicKey, KeyError> {
+    ParsedPublicKey::new(alg, bytes).map_err(|_| KeyError::Derivation("public key rejected"))
+}
+
+impl Version {
+    fn load(alg: Algorithm, root: &Root) -> Result<Self, KeyError> {
+        let ikm = root.bytes();
+        let (kid, signer, verify, jwk) = match alg {
+            Algorithm::Es256 => {
+                let kp = derive_p256(ikm)?;
+                let point = kp.public_key().as_ref();
+                let (x, y) = match point {
+                    [0x04, rest @ ..] if rest.len() == 64 => rest.split_at(32),
+                    _ => return Err(KeyError::Derivation("unexpected p-256 point encoding")),
+                };
+                let jwk = Jwk::ec(b64::encode(x), b64::encode(y));
+                let kid = Kid::thumbprint(&jwk.canonical());
+                let verify = VerifyKind::Public {
+                    key: public_key(&ECDSA_P256_SHA256_FIXED, point)?,
+                    sig_len: 64,
+                };
+                (kid, Signer::Es256(kp), verify, Some(jwk))
+            }
+            Algorithm::EdDsa => {
+                let kp = derive_ed25519(ikm)?;
+                let x = kp.public_key().as_ref();
+                let jwk = Jwk::okp(b64::encode(x));
+                let kid = Kid::thumbprint(&jwk.canonical());
+                let verify = VerifyKind::Public {
+                    key: public_key(&ED25519, x)?,
+                    sig_len: 64,
+                };
+                (kid, Signer::EdDsa(kp), verify, Some(jwk))
+            }
+            Algorithm::Rs256 => {
+                let pem = root.rsa_pem.as_ref().ok_or(KeyError::MissingRsaKey)?;
+                let kp = load_rsa_pem(pem)?;
+                let pk = kp.public_key();
+                let n = pk.modulus().big_endian_without_leading_zero();
+                let e = pk.exponent().big_endian_without_leading_zero();
+                let jwk = Jwk::rsa(b64::encode(n), b64::encode(e));
+                let kid = Kid::thumbprint(&jwk.canonical());
+                let verify = VerifyKind::Public {
+                    key: public_key(&RSA_PKCS1_2048_8192_SHA256, pk.as_ref())?,
+                    sig_len: kp.public_modulus_len(),
+                };
+                (kid, Signer::Rs256(kp), verify, Some(jwk))
+            }
+            Algorithm::Hs256 => {
+                let key = derive_hmac(ikm, LABEL_ACCESS_HS256)?;
+                let kid = hmac_kid(ikm, LABEL_ACCESS_HS256_KID)?;
+                (
+                    kid,
+                    Signer::Hs256(Box::new(key.clone())),
+                    VerifyKind::Hmac(Box::new(key)),
+                    None,
+                )
+            }
+        };
+        let jwk = jwk.map(|j| j.with_kid(kid.as_str().to_owned(), alg));
+        let access_verify = VerifyKey::new(kid.as_str(), alg, verify, Typ::Access);
+        let access = SigningKey::new(alg, Typ::Access, kid, signer);
+
+        let refresh_hmac = derive_hmac(ikm, LABEL_REFRESH_HS256)?;
+        let refresh_kid = hmac_kid(ikm, LABEL_REFRESH_HS256_KID)?;
+        let refresh_verify = VerifyKey::new(
+            refresh_kid.as_str(),
+            Algorithm::Hs256,
+            VerifyKind::Hmac(Box::new(refresh_hmac.clone())),
+            Typ::Refresh,
+        );
+        let refresh = SigningKey::new(
+            Algorithm::Hs256,
+            Typ::Refresh,
+            refresh_kid,
+            Signer::Hs256(Box::new(refresh_hmac.clone())),
+        );
+        Ok(Self {
+            access,
+            access_verify,
+            jwk,
+            refresh,
+            refresh_verify,
+            refresh_hmac,
+        })
+    }
+}
+
+/// Tessera's private keys: the current version signs, the current and previous versions
+/// verify. Built once at start (or on a key reload); cheap to share behind an `Arc`.
+pub struct KeySet {
+    alg: Algorithm,
+    current: Version,
+    access_keys: Arc<[VerifyKey]>,
+    refresh_keys: Arc<[VerifyKey]>,
+    jwks: Jwks,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Kids are public; the keys are not.
+        let kids: Vec<&str> = self.access_keys.iter().map(VerifyKey::kid).collect();
+        f.debug_struct("KeySet")
+            .field("alg", &self.alg)
+            .field("access_kids", &kids)
+            .field("keys", &"[redacted]")
+            .finish()
+    }
+}
+
+impl KeySet {
+    /// Loads the key set: `current` = AWSCURRENT / the key file's current entry, `previous` =
+    /// AWSPREVIOUS / older entries, newest first.
+    ///
+    /// For RS256 a previous version without an RSA key is skipped: it cannot have signed
+    /// RS256 tokens. A version equal to one already loaded is skipped too.
+    ///
+    /// # Errors
+    /// A root secret under [`MIN_ROOT_SECRET_BYTES`], malformed JSON, a missing or invalid
+    /// RSA key in the current version, an invalid RSA key in a previous version.
+    pub fn from_secrets(
+        alg: Algorithm,
+        current: &SecretValue,
+        previous: &[SecretValue],
+    ) -> Result<Self, KeyError> {
+        let current = Version::load(alg, &Root::parse(current)?)?;
+        let mut access_keys = vec![current.access_verify.clone()];
+        let mut refresh_keys = vec![current.refresh_verify.clone()];
+        let mut jwks = Jwks { keys: Vec::new() };
+        jwks.keys.extend(current.jwk.clone());
+        for secret in previous {
+            let root = Root::parse(secret)?;
+            if alg == Algorithm::Rs256 && root.rsa_pem.is_none() {
+                continue;
+            }
+            let v = Version::load(alg, &root)?;
+            if !access_keys.iter().any(|k| k.kid() == v.access_verify.kid()) {
+                access_keys.push(v.access_verify);
+                jwks.keys.extend(v.jwk);
+            }
+            if !refresh_keys
+                .iter()
+                .any(|k| k.kid() == v.refresh_verify.kid())
+            {
+                refresh_keys.push(v.refresh_verify);
+            }
+        }
+        Ok(Self {
+            alg,
+            current,
+            access_keys: access_keys.into(),
+            refresh_keys: refresh_keys.into(),
+            jwks,
+        })
+    }
+
+    /// The access token algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The kid of the current access key (the one that signs).
+    pub fn current_kid(&self) -> &Kid {
+        &self.current.access.kid
+    }
+
+    /// The kid of the current refresh key.
+    pub fn current_refresh_kid(&self) -> &Kid {
+        &self.current.refresh.kid
+    }
+
+    /// Signs an access token with the current access key. The claims are not checked:
+    /// the caller sets `exp`, `aud` and the rest.
+    ///
+    /// # Errors
+    /// [`TokenError::TooLarge`] if the token would exceed [`MAX_TOKEN_BYTES`] (a huge
+    /// scope), [`TokenError::Signing`] if the crypto library fails.
+    pub fn issue_access(&self, claims: &AccessClaims) -> Result<AccessToken, TokenError> {
+        self.current.access.sign(claims).map(AccessToken::new)
+    }
+
+    /// Signs a refresh token with the current refresh key (HS256, `typ: rt+jwt`).
+    /// Deterministic: the same claims give the same token, byte for byte.
+    ///
+    /// # Errors
+    /// As [`KeySet::issue_access`].
+    pub fn issue_refresh(&self, claims: &RefreshClaims) -> Result<RefreshToken, TokenError> {
+        self.current.refresh.sign(claims).map(RefreshToken::new)
+    }
+
+    /// The id of the refresh token that succeeds the one whose `jti` was presented:
+    /// base64url(HMAC-SHA256(refresh key, "next" || presented_jti)) truncated to 128 bits.
+    /// Deterministic, so a retried refresh can re-issue the very same successor.
+    pub fn successor_jti(&self, presented_jti: &str) -> Jti {
+        let mut ctx = hmac::Context::with_key(&self.current.refresh_hmac);
+        ctx.update(b"next");
+        ctx.update(presented_jti.as_bytes());
+        let tag = ctx.sign();
+        Jti::from_string(b64::encode(&tag.as_ref()[..16]))
+    }
+
+    /// The public access keys, current first. Empty for HS256; never the refresh keys.
+    pub fn jwks(&self) -> Jwks {
+        self.jwks.clone()
+    }
+
+    /// A verifier for access tokens signed by any version in this set.
+    pub fn access_verifier(&self, policy: VerifyPolicy) -> AccessVerifier {
+        AccessVerifier::from_keys(Arc::clone(&self.access_keys), policy)
+    }
+
+    /// A verifier for refresh tokens signed by any version in this set.
+    pub fn refresh_verifier(&self, policy: RefreshPolicy) -> RefreshVerifier {
+        RefreshVerifier::from_keys(Arc::clone(&self.refresh_keys), policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::check_header;
+
+    /// Verification skips decoding a header byte-identical to one we issue; that is only
+    /// sound if the full check accepts exactly that header for exactly that key.
+    #[test]
+    fn issued_headers_pass_the_full_header_check() {
+        let root = SecretValue::new("unit-test-root-secret-0123456789abcdef");
+        let rsa = SecretValue::generate_with_rsa().unwrap();
+        for alg in Algorithm::ALL {
+            let secret = if alg == Algorithm::Rs256 { &rsa } else { &root };
+            let ks = KeySet::from_secrets(alg, secret, &[]).unwrap();
+            for (keys, typ) in [
+                (&ks.access_keys, Typ::Access),
+                (&ks.refresh_keys, Typ::Refresh),
+            ] {
+                for key in keys.iter() {
+                    let found = check_header(keys, key.issued_header().as_bytes(), typ).unwrap();
+                    assert!(std::ptr::eq(found, key), "{alg}");
+                }
+            }
+            let header_seg = ks.current.access.header_b64.as_bytes();
+            assert_eq!(ks.access_keys[0].issued_header().as_bytes(), header_seg);
+        }
+    }
+}
