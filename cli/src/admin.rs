@@ -226,11 +226,15 @@ pub fn rotate_keys(data: &Path) -> Result<(), CliError> {
 
 /// `tessera keys generate`.
 pub fn generate_secret(alg: &str) -> Result<(), CliError> {
-    let alg: Algorithm = alg
-        .parse()
-        .map_err(|_| CliError::Usage(format!("unknown algorithm {alg}: ES256, EdDSA, RS256 or HS256")))?;
+    let alg: Algorithm = alg.parse().map_err(|_| {
+        CliError::Usage(format!(
+            "unknown algorithm {alg}: ES256, EdDSA, RS256 or HS256"
+        ))
+    })?;
     let secret = match alg {
-        Algorithm::Rs256 => SecretValue::generate_with_rsa()?,
+        Algorithm::Rs256 => {
+            SecretValue::generate_with_rsa().map_err(tessera_keys::KeysError::from)?
+        }
         _ => SecretValue::generate(),
     };
     // The one place a secret is printed, on purpose: the user asked for it, to store it.
@@ -254,7 +258,9 @@ pub fn authorize(event: &Path, data: &Path) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             println!("{pretty}");
         }
-        AuthorizerOutcome::Unauthorized => println!("error: Unauthorized (API Gateway answers 401)"),
+        AuthorizerOutcome::Unauthorized => {
+            println!("error: Unauthorized (API Gateway answers 401)")
+        }
     }
     match decision.verdict {
         Verdict::Allow => eprintln!("verdict: allow"),

@@ -216,7 +216,11 @@ pub struct Incoming<'a> {
 
 /// The REST API proxy event API Gateway would send the integration, with the authorizer's
 /// principal and context attached when the route is protected.
-pub fn proxy_event(req: &Incoming<'_>, route: &Route, authorizer: Option<&PolicyDecision>) -> Value {
+pub fn proxy_event(
+    req: &Incoming<'_>,
+    route: &Route,
+    authorizer: Option<&PolicyDecision>,
+) -> Value {
     let mut headers = Map::new();
     let mut multi_headers: Map<String, Value> = Map::new();
     for (name, value) in &req.headers {
@@ -319,7 +323,11 @@ mod tests {
     #[test]
     fn public_and_protected_routes_match_the_template() {
         assert!(!route("POST", "/auth/login", false).unwrap().protected);
-        assert!(!route("GET", "/.well-known/jwks.json", false).unwrap().protected);
+        assert!(
+            !route("GET", "/.well-known/jwks.json", false)
+                .unwrap()
+                .protected
+        );
         assert!(route("GET", "/me", false).unwrap().protected);
         assert!(route("DELETE", "/auth/sessions", false).unwrap().protected);
         let one = route("DELETE", "/auth/sessions/abc", false).unwrap();
@@ -395,7 +403,10 @@ mod tests {
         let route = route("DELETE", "/auth/sessions/abc", false).unwrap();
         let allow = PolicyDecision::Allow {
             principal_id: "usr".into(),
-            context: json!({"sub": "usr", "sid": "s"}).as_object().cloned().unwrap(),
+            context: json!({"sub": "usr", "sid": "s"})
+                .as_object()
+                .cloned()
+                .unwrap(),
         };
         let event = proxy_event(&incoming, &route, Some(&allow));
         let req = lambda_http::request::from_str(&event.to_string()).unwrap();
@@ -403,7 +414,10 @@ mod tests {
         assert_eq!(req.method(), "DELETE");
         assert_eq!(event["requestContext"]["authorizer"]["sub"], "usr");
         assert_eq!(event["requestContext"]["authorizer"]["principalId"], "usr");
-        assert_eq!(event["multiValueQueryStringParameters"]["x"], json!(["1", "2"]));
+        assert_eq!(
+            event["multiValueQueryStringParameters"]["x"],
+            json!(["1", "2"])
+        );
         assert_eq!(event["pathParameters"]["sid"], "abc");
     }
 }

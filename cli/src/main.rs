@@ -28,11 +28,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every endpoint on one port, behind the real authorizer.
-    #[command(after_help = "Example:\n  tessera serve --addr 127.0.0.1:8080 --data ./.tessera\n\n\
+    #[command(
+        after_help = "Example:\n  tessera serve --addr 127.0.0.1:8080 --data ./.tessera\n\n\
         Configuration comes from the same environment variables as the Lambda functions:\n\
         ISSUER (default http://ADDR), AUDIENCE (default tessera), ACCESS_TOKEN_TTL,\n\
         REFRESH_TOKEN_TTL, REFRESH_IDLE_TTL, REFRESH_REUSE_GRACE, ACCESS_TOKEN_ALG,\n\
-        AUTHORIZER_SCOPE_RULES.")]
+        AUTHORIZER_SCOPE_RULES."
+    )]
     Serve(ServeArgs),
     /// Manage users.
     #[command(subcommand)]
@@ -47,7 +49,9 @@ enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Run the authorizer on an API Gateway authorizer event and print its answer.
-    #[command(after_help = "Example:\n  tessera authorize --event events/authorizer-rest-token.json")]
+    #[command(
+        after_help = "Example:\n  tessera authorize --event events/authorizer-rest-token.json"
+    )]
     Authorize {
         /// The event file (REST TOKEN, REST REQUEST or HTTP API 2.0 authorizer event).
         #[arg(long)]
@@ -91,7 +95,9 @@ struct ServeArgs {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user; the password is read from standard input.
-    #[command(after_help = "Example:\n  printf '%s' 'correct horse battery staple' | tessera user add alice --password-stdin --scope \"profile admin\"")]
+    #[command(
+        after_help = "Example:\n  printf '%s' 'correct horse battery staple' | tessera user add alice --password-stdin --scope \"profile admin\""
+    )]
     Add {
         /// The username (normalised: trimmed, lower case).
         username: String,
@@ -127,7 +133,9 @@ enum UserCommand {
         store: StoreArgs,
     },
     /// Set a new password (read from standard input) and revoke all the user's sessions.
-    #[command(after_help = "Example:\n  printf '%s' 'a new long password' | tessera user set-password alice --password-stdin")]
+    #[command(
+        after_help = "Example:\n  printf '%s' 'a new long password' | tessera user set-password alice --password-stdin"
+    )]
     SetPassword {
         /// The username.
         username: String,
@@ -183,8 +191,10 @@ enum KeysCommand {
     },
     /// Print a fresh secret value for the Secrets Manager secret (for RS256, which needs an
     /// RSA key that cannot be derived). Treat the output as a secret.
-    #[command(after_help = "Example:\n  tessera keys generate --alg RS256 > secret.json\n  \
-        aws secretsmanager put-secret-value --secret-id ARN --secret-string file://secret.json")]
+    #[command(
+        after_help = "Example:\n  tessera keys generate --alg RS256 > secret.json\n  \
+        aws secretsmanager put-secret-value --secret-id ARN --secret-string file://secret.json"
+    )]
     Generate {
         /// The access token algorithm the secret is for.
         #[arg(long, default_value = "ES256")]

@@ -126,12 +126,9 @@ impl<S: Store + 'static> App<S> {
         }
         match decision.outcome {
             tessera_authorizer::AuthorizerOutcome::Unauthorized => Verdict2::Unauthorized,
-            tessera_authorizer::AuthorizerOutcome::Respond(policy) => {
-                Verdict2::Policy(gateway::evaluate_policy(
-                    &policy,
-                    &gateway::method_arn(method, path),
-                ))
-            }
+            tessera_authorizer::AuthorizerOutcome::Respond(policy) => Verdict2::Policy(
+                gateway::evaluate_policy(&policy, &gateway::method_arn(method, path)),
+            ),
         }
     }
 }
@@ -352,7 +349,10 @@ fn unauthorized() -> Response {
         http::header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer error=\"invalid_token\""),
     );
-    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -376,9 +376,10 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
         json!({ "error": code, "error_description": description }).to_string(),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tessera_authorizer::ScopeRules;
 use tessera_keys::{KeyFile, KeyRing, KeySource};
 use tessera_service::{Config, Service};
-use tessera_store::{DynamoStore, SqliteStore, Store};
+use tessera_store::{DynamoStore, SqliteStore};
 use tessera_token::VerifyPolicy;
 use tracing::info;
 

@@ -107,7 +107,10 @@ impl Emulator {
         });
         let app = Router::new()
             .route(&format!("{BASE}/invocation/next"), get(next))
-            .route(&format!("{BASE}/invocation/{{id}}/response"), post(response))
+            .route(
+                &format!("{BASE}/invocation/{{id}}/response"),
+                post(response),
+            )
             .route(&format!("{BASE}/invocation/{{id}}/error"), post(error))
             .route(&format!("{BASE}/init/error"), post(init_error))
             .with_state(inner.clone());

@@ -1,15 +1,16 @@
-//! `GET`/`DELETE /auth/sessions[/{sid}]` on Lambda: config, store and keys once at init, then every
-//! request through the shared handler.
+//! `GET /auth/sessions`, `DELETE /auth/sessions` and `DELETE /auth/sessions/{sid}` on Lambda,
+//! behind the authorizer: the store once at init (no keys: this function never reads the
+//! signing secret), then every request through the shared handler.
 
 use lambda_http::{Error, Request, service_fn};
-use tessera_service::handlers;
+use tessera_service::{handlers, system_now};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tessera_lambda::init_tracing();
-    let service = tessera_lambda::dynamo_service().await?;
+    let store = tessera_lambda::dynamo_store().await?;
     lambda_http::run(service_fn(|req: Request| async {
-        Ok::<_, Error>(handlers::sessions(&service, req).await)
+        Ok::<_, Error>(handlers::sessions_in(&store, system_now(), req).await)
     }))
     .await
 }

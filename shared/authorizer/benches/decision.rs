@@ -74,6 +74,17 @@ fn decision(c: &mut Criterion) {
             b.iter(|| authorizer.handle(black_box(event.as_bytes()), black_box(NOW)))
         });
     }
+    // What a function pays when it lets the runtime parse the event into a `Value` first
+    // (`LambdaEvent<Value>` + `handle_value`) instead of handing over the bytes.
+    let (_, template) = EVENTS[2];
+    let event = template.replace("Bearer PLACEHOLDER", &format!("Bearer {token}"));
+    group.bench_function("rest-request-via-value", |b| {
+        b.iter(|| {
+            let value: serde_json::Value =
+                serde_json::from_slice(black_box(event.as_bytes())).unwrap();
+            authorizer.handle_value(&value, black_box(NOW))
+        })
+    });
     group.finish();
 
     // The authorizer's own work without the signature check: each event with a token that

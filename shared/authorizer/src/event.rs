@@ -191,13 +191,14 @@ impl<'a> RawEvent<'a> {
     pub(crate) fn classify(self) -> Result<Event<'a>, UnknownKind> {
         let version = self.version.as_ref().map(Str::as_str);
         let kind = self.kind.as_ref().map(Str::as_str);
-        let (http_method, http_path) = match self.request_context.as_ref() {
-            Some(RequestContext {
-                http: Some(http), ..
-            }) => (http.method.clone(), http.path.clone()),
-            _ => (None, None),
+        let (http, stage) = match self.request_context {
+            Some(context) => (context.http, context.stage),
+            None => (None, None),
         };
-        let stage = self.request_context.and_then(|c| c.stage);
+        let (http_method, http_path) = match http {
+            Some(http) => (http.method, http.path),
+            None => (None, None),
+        };
         match (version, kind) {
             (Some("2.0"), Some("REQUEST")) => Ok(Event {
                 kind: EventKind::HttpV2,

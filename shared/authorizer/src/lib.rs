@@ -6,12 +6,12 @@
 //! format 2.0 and simple responses. It extracts the bearer token (RFC 6750), verifies it
 //! with an [`AccessVerifier`], applies optional [`ScopeRules`], and answers:
 //!
-//! | token                          | REST (TOKEN, REQUEST)                      | HTTP API 2.0                 |
-//! |--------------------------------|--------------------------------------------|------------------------------|
-//! | valid, route allowed           | IAM policy, Allow (-> integration)         | `{"isAuthorized": true, ..}` |
-//! | valid, lacks the route's scope | IAM policy denying this route (-> 403)     | `{"isAuthorized": false}`    |
-//! | missing, malformed, invalid    | [`AuthorizerOutcome::Unauthorized`] (-> 401) | `{"isAuthorized": false}`  |
-//! | event unparseable or unknown   | [`AuthorizerOutcome::Unauthorized`]        | [`AuthorizerOutcome::Unauthorized`] |
+//! | token                          | REST (TOKEN, REQUEST)                         | HTTP API 2.0                   |
+//! |--------------------------------|-----------------------------------------------|--------------------------------|
+//! | valid, route allowed           | IAM policy allowing the API (-> integration)  | `{"isAuthorized": true, ..}`   |
+//! | valid, lacks the route's scope | IAM policy denying this route (-> 403)        | `{"isAuthorized": false}`      |
+//! | missing, malformed, invalid    | [`AuthorizerOutcome::Unauthorized`] (-> 401)  | `{"isAuthorized": false}`      |
+//! | event unparseable or unknown   | [`AuthorizerOutcome::Unauthorized`]           | [`AuthorizerOutcome::Unauthorized`] |
 //!
 //! The context passed to the integration carries `sub`, `sid`, `scope`, `jti` and
 //! `client_id`; a REST policy's `principalId` is `sub`.
@@ -23,18 +23,21 @@
 //!
 //! # Safe under authorizer caching
 //! A REST authorizer's answer may be cached, keyed by the token alone (TOKEN) or by the
-//! identity sources (REQUEST), and then reused for any route of the API. So a REST answer
-//! does not depend on the route it was computed for:
+//! identity sources (REQUEST), and then reused for every route of the API and stage. So a
+//! REST answer must be right for every route, not only the one that asked:
 //! - the Allow statement covers the whole API (`{apiId}/{stage}/*/*`), so a cached answer
 //!   does not turn into a 403 on the next route;
-//! - when there are scope rules, the same policy carries an explicit Deny statement for the
-//!   resources of every rule whose scope the token lacks. IAM's explicit Deny wins over the
-//!   Allow, so a cached answer can never open a route the token's scopes do not permit;
-//! - when the route at hand is one of them, its exact `methodArn` is denied too, so the
-//!   answer denies it even if the event's own path and the ARN were to disagree.
+//! - when there are scope rules, every answer for a valid token also carries an explicit
+//!   Deny statement for the resources of each rule whose scope the token lacks (an Allow
+//!   answer included). IAM's explicit Deny wins over the Allow, so a cached answer can never
+//!   open a route the token's scopes do not permit, and never closes one they do;
+//! - when the route at hand needs a missing scope, its exact `methodArn` is denied too, so
+//!   the answer denies it even if the event's own path and the ARN were to disagree. Reused
+//!   for another route, that statement changes nothing: the token lacks the scope for this
+//!   ARN whichever route asks.
 //!
-//! The cache can outlive a token that expires during the cache TTL; keep the authorizer's
-//! TTL well below the access token lifetime.
+//! A cached answer can outlive a token that expires within the cache TTL: keep the
+//! authorizer's TTL well below the access token lifetime.
 //!
 //! # Limits
 //! No I/O, no async runtime, no AWS SDK: the caller reads the event and the clock. The

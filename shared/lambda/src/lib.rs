@@ -43,6 +43,14 @@ pub async fn dynamo_service() -> Result<Service<DynamoStore>, InitError> {
     Ok(Service::new(config, ring, store))
 }
 
+/// The DynamoDB store alone, for the sessions function: it needs no key, so it never reads
+/// the signing secret.
+pub async fn dynamo_store() -> Result<DynamoStore, InitError> {
+    let config = Config::from_env()?;
+    let table = config.table_name.ok_or(InitError::MissingTable)?;
+    Ok(DynamoStore::from_endpoint(None, table).await)
+}
+
 /// A service without a store, for functions that only read keys or the request (jwks, me).
 pub async fn keys_only_service() -> Result<Service<()>, InitError> {
     let (config, ring) = config_and_keys().await?;

@@ -3,31 +3,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tessera_token::{MAX_TOKEN_BYTES, RefreshClaims, RefreshVerifier, VerifyError};
-
-/// Verifies a refresh token's signature, `typ`, `iss` and claims but accepts it after its
-/// `exp` (logout must still revoke the session of an expired token, RFC 7009).
-///
-/// The verifier checks expiry against the time it is given, so an expired token is verified
-/// a second time "as of" its own `iat`, read from the unverified payload. That is safe: the
-/// signature still has to verify, so the `iat` used is one we signed ourselves.
-pub(crate) fn verify_refresh_ignoring_expiry(
-    verifier: &RefreshVerifier,
-    token: &str,
-    now: i64,
-) -> Option<RefreshClaims> {
-    match verifier.verify(token, now) {
-        Ok(claims) => Some(claims),
-        Err(VerifyError::Expired) => {
-            let iat = unverified_iat(token)?;
-            verifier.verify(token, iat).ok()
-        }
-        Err(_) => None,
-    }
-}
+use tessera_token::MAX_TOKEN_BYTES;
 
 /// The `iat` claim of a compact JWS, decoded without verification.
-fn unverified_iat(token: &str) -> Option<i64> {
+///
+/// Logout uses it to verify an expired refresh token "as of" its issue time: the signature
+/// must still hold, so the `iat` that counts is one we signed ourselves.
+pub(crate) fn unverified_iat(token: &str) -> Option<i64> {
     if token.len() > MAX_TOKEN_BYTES {
         return None;
     }

@@ -112,25 +112,29 @@ pub async fn logout<S: SessionStore>(service: &Service<S>, req: Request) -> Resp
 /// `GET /auth/sessions` (list), `DELETE /auth/sessions/{sid}` (revoke one),
 /// `DELETE /auth/sessions` (revoke all): the caller's own sessions only (API.md).
 pub async fn sessions<S: SessionStore>(service: &Service<S>, req: Request) -> Response<Body> {
+    sessions_in(service.store(), service.now(), req).await
+}
+
+/// [`sessions`] over a bare store, at `now`: what the sessions function runs. It needs no
+/// key, so that function never reads the signing secret.
+pub async fn sessions_in<S: SessionStore>(store: &S, now: i64, req: Request) -> Response<Body> {
     respond(&req, "sessions", async {
         let caller = Caller::from_request(&req).ok_or(ServiceError::Unauthorized)?;
-        let now = service.now();
         match (req.method(), session_id(&req)) {
             (&Method::GET, None) => {
-                let sessions = service
-                    .list_sessions(&caller.sub, caller.sid.as_deref(), now)
-                    .await?;
+                let sessions =
+                    crate::sessions::list(store, &caller.sub, caller.sid.as_deref(), now).await?;
                 Ok(json_response(
                     StatusCode::OK,
                     &json!({ "sessions": sessions }),
                 ))
             }
             (&Method::DELETE, Some(sid)) => {
-                service.revoke_session(&caller.sub, &sid, now).await?;
+                crate::sessions::revoke(store, &caller.sub, &sid, now).await?;
                 Ok(no_content())
             }
             (&Method::DELETE, None) => {
-                service.revoke_all(&caller.sub, now).await?;
+                crate::sessions::revoke_all(store, &caller.sub, now).await?;
                 Ok(no_content())
             }
             (_, None) => Err(ServiceError::MethodNotAllowed {
@@ -157,7 +161,8 @@ fn session_id(req: &Request) -> Option<String> {
 }
 
 /// `GET /me`: the authorizer context as the integration sees it (API.md).
-pub async fn me<S>(_service: &Service<S>, req: Request) -> Response<Body> {
+/// It reads only the request: the me function needs no key and no store.
+pub async fn me(req: Request) -> Response<Body> {
     respond(&req, "me", async {
         let c = Caller::from_request(&req).ok_or(ServiceError::Unauthorized)?;
         Ok(json_response(
@@ -226,6 +231,22 @@ pub async fn openid_configuration<S>(service: &Service<S>, _req: Request) -> Res
     ))
 }
 
+/// The two `/.well-known` documents, for the jwks function that serves both: 404 for any
+/// other path, 405 for a method other than GET.
+pub async fn well_known<S>(service: &Service<S>, req: Request) -> Response<Body> {
+    let route = path(&req).to_owned();
+    match (route.as_str(), req.method()) {
+        ("/.well-known/jwks.json", &Method::GET) => jwks(service, req).await,
+        ("/.well-known/openid-configuration", &Method::GET) => {
+            openid_configuration(service, req).await
+        }
+        ("/.well-known/jwks.json" | "/.well-known/openid-configuration", _) => {
+            not_allowed(&req, "GET")
+        }
+        _ => answer(&req, ServiceError::NotFound),
+    }
+}
+
 impl<S: Store> Service<S> {
     /// Dispatches by method and path, for `tessera serve` (one process, every route):
     /// 404 for an unknown path, 405 (with `Allow`) for a known path and a wrong method.
@@ -246,7 +267,7 @@ impl<S: Store> Service<S> {
             ("/.well-known/openid-configuration", Method::GET) => {
                 openid_configuration(self, req).await
             }
-            ("/me", Method::GET) => me(self, req).await,
+            ("/me", Method::GET) => me(req).await,
             ("/.well-known/jwks.json" | "/.well-known/openid-configuration" | "/me", _) => {
                 not_allowed(&req, "GET")
             }

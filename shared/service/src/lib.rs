@@ -3,7 +3,8 @@
 //!
 //! - [`Config`] is read once at start-up ([`Config::from_env`]); a bad value fails naming the
 //!   variable.
-//! - [`Service`] holds the configuration, the key set, the verifiers (built once) and a store;
+//! - [`Service`] holds the configuration, the keys ([`ServiceKeys`]: a fixed key set, or a key
+//!   ring that reloads after a rotation), the verifiers (built once per key set) and a store;
 //!   its methods are the use cases, with time passed in as unix seconds.
 //! - [`handlers`] turn a `lambda_http::Request` into a `Response<Body>`, one function per
 //!   endpoint of API.md, and [`Service::handle`] routes all of them for `tessera serve`.
@@ -22,6 +23,7 @@ pub mod handlers;
 mod password;
 mod request;
 mod service;
+pub mod sessions;
 mod username;
 
 pub use config::{
@@ -34,7 +36,7 @@ pub use password::{
 };
 pub use request::{Caller, MAX_BODY_BYTES};
 pub use service::{
-    ClientMeta, Clock, MAX_USER_AGENT_BYTES, PresentedToken, Service, SessionView, TokenResponse,
-    jti_hash, system_now,
+    ClientMeta, Clock, MAX_USER_AGENT_BYTES, PresentedToken, Service, ServiceKeys, SessionView,
+    TokenResponse, jti_hash, system_now,
 };
 pub use username::{MAX_USERNAME_CHARS, Username};

@@ -1,15 +1,16 @@
 //! The use cases: login, refresh, logout and session management.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_keys::KeyRing;
 use tessera_store::{
     LockoutPolicy, RotateOutcome, Rotation, Session, SessionStore, Store, UserStatus,
 };
 use tessera_token::{
     AccessClaims, AccessToken, AccessVerifier, Jti, KeySet, RefreshClaims, RefreshPolicy,
-    RefreshToken, RefreshVerifier, VerifyPolicy, random_id,
+    RefreshToken, RefreshVerifier, VerifyError, VerifyPolicy, random_id,
 };
 use zeroize::Zeroizing;
 
@@ -97,6 +98,60 @@ pub fn system_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Where the service's keys come from.
+pub enum ServiceKeys {
+    /// A key set loaded once (a key file, tests).
+    Fixed(Arc<KeySet>),
+    /// A key ring (Lambda): when a refresh token names a `kid` this instance does not know
+    /// (another instance already signs with a rotated secret), the ring re-reads the secret,
+    /// at most once per its interval, and the service rebuilds its verifiers.
+    Ring(KeyRing),
+}
+
+impl From<KeySet> for ServiceKeys {
+    fn from(keys: KeySet) -> Self {
+        Self::Fixed(Arc::new(keys))
+    }
+}
+
+impl From<Arc<KeySet>> for ServiceKeys {
+    fn from(keys: Arc<KeySet>) -> Self {
+        Self::Fixed(keys)
+    }
+}
+
+impl From<KeyRing> for ServiceKeys {
+    fn from(ring: KeyRing) -> Self {
+        Self::Ring(ring)
+    }
+}
+
+/// One key set and the verifiers built from it, swapped as a whole on a reload.
+struct Loaded {
+    keys: Arc<KeySet>,
+    access: AccessVerifier,
+    refresh: RefreshVerifier,
+}
+
+impl Loaded {
+    fn new(keys: Arc<KeySet>, config: &Config) -> Self {
+        let access = keys.access_verifier(VerifyPolicy {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway_secs: config.token_leeway,
+        });
+        let refresh = keys.refresh_verifier(RefreshPolicy {
+            issuer: config.issuer.clone(),
+            leeway_secs: config.token_leeway,
+        });
+        Self {
+            keys,
+            access,
+            refresh,
+        }
+    }
+}
+
 /// The token service: configuration, keys, verifiers (built once) and a store.
 ///
 /// `S` is only bounded where a use case needs it: login needs a [`Store`] (users and
@@ -104,9 +159,8 @@ pub fn system_now() -> i64 {
 /// so a function links and is granted only what it uses.
 pub struct Service<S> {
     config: Config,
-    keys: KeySet,
-    access: AccessVerifier,
-    refresh: RefreshVerifier,
+    loaded: RwLock<Arc<Loaded>>,
+    ring: Option<KeyRing>,
     store: S,
     lockout: LockoutPolicy,
     clock: Clock,
@@ -119,28 +173,59 @@ pub fn jti_hash(jti: &str) -> String {
 }
 
 impl<S> Service<S> {
-    /// Builds the service: the verifiers are made once here from `keys` and the policies in
-    /// `config`. `keys` must have been loaded for `config.access_token_alg`.
-    pub fn new(config: Config, keys: KeySet, store: S) -> Self {
-        let access = keys.access_verifier(VerifyPolicy {
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            leeway_secs: config.token_leeway,
-        });
-        let refresh = keys.refresh_verifier(RefreshPolicy {
-            issuer: config.issuer.clone(),
-            leeway_secs: config.token_leeway,
-        });
+    /// Builds the service: the verifiers are made once here from the keys (a [`KeySet`], an
+    /// `Arc<KeySet>` or a [`KeyRing`]) and the policies in `config`. The keys should have
+    /// been loaded for `config.access_token_alg`; discovery reports the key set's own.
+    pub fn new(config: Config, keys: impl Into<ServiceKeys>, store: S) -> Self {
+        let (keys, ring) = match keys.into() {
+            ServiceKeys::Fixed(keys) => (keys, None),
+            ServiceKeys::Ring(ring) => (ring.current(), Some(ring)),
+        };
+        let loaded = RwLock::new(Arc::new(Loaded::new(keys, &config)));
         let lockout = config.lockout_policy();
         Self {
             config,
-            keys,
-            access,
-            refresh,
+            loaded,
+            ring,
             store,
             lockout,
             clock: Arc::new(system_now),
         }
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        match self.loaded.read() {
+            Ok(l) => Arc::clone(&l),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Verifies a refresh token as of `at`. A `kid` this instance does not know makes a key
+    /// ring re-read the secret (rate-limited by the ring) and the token is checked once more.
+    async fn verify_refresh(&self, token: &str, at: i64) -> Result<RefreshClaims, VerifyError> {
+        let loaded = self.loaded();
+        match loaded.refresh.verify(token, at) {
+            Err(VerifyError::UnknownKid) => {}
+            other => return other,
+        }
+        let Some(ring) = &self.ring else {
+            return Err(VerifyError::UnknownKid);
+        };
+        let keys = match ring.reload_for_unknown_kid().await {
+            Ok(Some(keys)) => keys,
+            Ok(None) => return Err(VerifyError::UnknownKid),
+            Err(e) => {
+                tracing::warn!(error = %e, "key reload after an unknown kid failed");
+                return Err(VerifyError::UnknownKid);
+            }
+        };
+        let fresh = Arc::new(Loaded::new(keys, &self.config));
+        let result = fresh.refresh.verify(token, at);
+        match self.loaded.write() {
+            Ok(mut slot) => *slot = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        result
     }
 
     /// Replaces the clock (tests use it to step through expiry and grace windows).
@@ -159,19 +244,23 @@ impl<S> Service<S> {
         &self.config
     }
 
-    /// The key set (private keys; never serialise it).
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The key set in use now (private keys; never serialise it).
+    pub fn keys(&self) -> Arc<KeySet> {
+        Arc::clone(&self.loaded().keys)
     }
 
-    /// The access token verifier built from the key set, for an in-process authorizer.
-    pub fn access_verifier(&self) -> &AccessVerifier {
-        &self.access
+    /// The access token verifier built from the key set in use, for an in-process authorizer.
+    pub fn access_verifier(&self) -> AccessVerifier {
+        self.loaded().access.clone()
     }
 
     /// Takes the service apart again (to rebuild it around a wrapped store).
-    pub fn into_parts(self) -> (Config, KeySet, S) {
-        (self.config, self.keys, self.store)
+    pub fn into_parts(self) -> (Config, ServiceKeys, S) {
+        let keys = match self.ring {
+            Some(ring) => ServiceKeys::Ring(ring),
+            None => ServiceKeys::Fixed(Arc::clone(&self.loaded().keys)),
+        };
+        (self.config, keys, self.store)
     }
 
     /// The store.
@@ -193,7 +282,8 @@ impl<S> Service<S> {
         refresh_iat: i64,
         now: i64,
     ) -> Result<TokenResponse, ServiceError> {
-        let access = self.keys.issue_access(&AccessClaims {
+        let keys = self.keys();
+        let access = keys.issue_access(&AccessClaims {
             iss: self.config.issuer.clone(),
             sub: session.user_id.clone(),
             aud: self.config.audience.clone(),
@@ -205,7 +295,7 @@ impl<S> Service<S> {
             sid: session.sid.clone(),
             scope: session.scope.clone(),
         })?;
-        let refresh = self.keys.issue_refresh(&RefreshClaims {
+        let refresh = keys.issue_refresh(&RefreshClaims {
             iss: self.config.issuer.clone(),
             sub: session.user_id.clone(),
             sid: session.sid.clone(),
@@ -330,13 +420,13 @@ impl<S: SessionStore> Service<S> {
         now: i64,
     ) -> Result<TokenResponse, ServiceError> {
         let claims = self
-            .refresh
-            .verify(token.expose_secret(), now)
+            .verify_refresh(token.expose_secret(), now)
+            .await
             .map_err(|e| {
                 tracing::info!(reason = %e, "refresh token refused");
                 ServiceError::InvalidGrant
             })?;
-        let next_jti = self.keys.successor_jti(&claims.jti).into_string();
+        let next_jti = self.keys().successor_jti(&claims.jti).into_string();
         let rotation = Rotation {
             sid: claims.sid.clone(),
             presented_hash: jti_hash(&claims.jti),
@@ -382,11 +472,17 @@ impl<S: SessionStore> Service<S> {
     /// validly signed token still revokes its session after it expired.
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, token: &PresentedToken, now: i64) -> Result<(), ServiceError> {
-        let Some(claims) = crate::dangerous::verify_refresh_ignoring_expiry(
-            &self.refresh,
-            token.expose_secret(),
-            now,
-        ) else {
+        let token = token.expose_secret();
+        // The signature, typ and iss must hold, but not the expiry: an expired token is
+        // checked again as of its own (signed) `iat`, read unverified only to pick that time.
+        let claims = match self.verify_refresh(token, now).await {
+            Err(VerifyError::Expired) => match crate::dangerous::unverified_iat(token) {
+                Some(iat) => self.verify_refresh(token, iat).await.ok(),
+                None => None,
+            },
+            other => other.ok(),
+        };
+        let Some(claims) = claims else {
             tracing::info!("logout with an unverifiable token: nothing to revoke");
             return Ok(());
         };
@@ -402,46 +498,22 @@ impl<S: SessionStore> Service<S> {
         current_sid: Option<&str>,
         now: i64,
     ) -> Result<Vec<SessionView>, ServiceError> {
-        let sessions = self.store.list_user_sessions(user_id, now).await?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.user_id == user_id && s.is_live(now))
-            .map(|s| SessionView {
-                current: current_sid == Some(s.sid.as_str()),
-                sid: s.sid,
-                created_at: s.created_at,
-                last_used_at: s.last_used_at,
-                expires_at: s.expires_at,
-                user_agent: s.user_agent,
-                source_ip: s.source_ip,
-            })
-            .collect())
+        crate::sessions::list(&self.store, user_id, current_sid, now).await
     }
 
-    /// Revokes one of `user_id`'s sessions. [`ServiceError::NotFound`] when the session does
-    /// not exist or belongs to someone else (which is then left untouched). Revoking an
-    /// already revoked or expired session of one's own succeeds.
+    /// Revokes one of `user_id`'s sessions; see [`crate::sessions::revoke`].
     pub async fn revoke_session(
         &self,
         user_id: &str,
         sid: &str,
         now: i64,
     ) -> Result<(), ServiceError> {
-        match self.store.get_session(sid).await? {
-            Some(session) if session.user_id == user_id => {
-                self.store.revoke_session(sid, now).await?;
-                tracing::info!(%sid, "session revoked by its owner");
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound),
-        }
+        crate::sessions::revoke(&self.store, user_id, sid, now).await
     }
 
     /// Revokes all of `user_id`'s sessions (log out everywhere); returns how many.
     pub async fn revoke_all(&self, user_id: &str, now: i64) -> Result<u32, ServiceError> {
-        let count = self.store.revoke_user_sessions(user_id, now).await?;
-        tracing::info!(count, "all sessions revoked by their owner");
-        Ok(count)
+        crate::sessions::revoke_all(&self.store, user_id, now).await
     }
 }
 

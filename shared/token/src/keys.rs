@@ -156,8 +156,16 @@ impl Root {
                 },
                 // Not JSON at all: a plain secret that happens to start with `{`.
                 Err(e) if e.is_syntax() || e.is_eof() => plain(),
-                // JSON, but not our object (no `root`, wrong types): a mistake to report.
-                Err(e) => return Err(KeyError::SecretJson(e.to_string())),
+                // JSON, but not our object (no `root`, wrong types): a mistake to report,
+                // without serde's message, which may quote part of the secret.
+                Err(e) => {
+                    let what = if e.to_string().starts_with("missing field `root`") {
+                        "missing field root"
+                    } else {
+                        r#"expected {"root": "...", "rsa_private_key_pem": "..."}"#
+                    };
+                    return Err(KeyError::SecretJson(what.to_owned()));
+                }
             }
         } else {
             plain()

@@ -24,7 +24,7 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 /// The largest leeway a verifier applies; larger policy values are clamped to it.
 pub const MAX_LEEWAY_SECS: u64 = 60;
 
-/// The largest signature accepted: RSA-8192. Longer segments fail without decoding.
+/// The largest signature any key has: RSA-8192, the largest modulus a JWKS may bring.
 const MAX_SIG_BYTES: usize = 1024;
 
 /// What an access token must say to be accepted.
@@ -331,11 +331,7 @@ fn verify_signature<'t>(
         return Err(VerifyError::TooLarge);
     }
     let bytes = token.as_bytes();
-    let mut dots = dot_positions(bytes);
-    let (d1, d2) = match (dots.next(), dots.next(), dots.next()) {
-        (Some(d1), Some(d2), None) => (d1, d2),
-        _ => return Err(VerifyError::Malformed),
-    };
+    let (d1, d2) = split_dots(bytes).ok_or(VerifyError::Malformed)?;
     let header_seg = &bytes[..d1];
     let payload_seg = &bytes[d1 + 1..d2];
     let sig_seg = &bytes[d2 + 1..];
@@ -348,7 +344,8 @@ fn verify_signature<'t>(
         None => check_header(keys, header_seg, typ)?,
     };
 
-    if sig_seg.len() > MAX_SIG_BYTES.div_ceil(3) * 4 {
+    // A signature of the wrong length cannot verify: refuse it before decoding.
+    if sig_seg.len() != (key.sig_len() * 4).div_ceil(3) {
         return Err(VerifyError::BadSignature);
     }
     let mut sig = [0u8; MAX_SIG_BYTES];
@@ -423,12 +420,28 @@ pub(crate) fn check_header<'k>(
     Ok(key)
 }
 
-fn dot_positions(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i)
+/// The positions of the two dots of a compact JWS; `None` unless there are exactly two.
+///
+/// Found from both ends (the header and signature are short); the long payload between
+/// them is only checked for a stray dot, 32 bytes at a time in a form the compiler
+/// vectorises. This runs on every request, and a byte-at-a-time scan was a visible cost.
+fn split_dots(bytes: &[u8]) -> Option<(usize, usize)> {
+    let d2 = bytes.iter().rposition(|b| *b == b'.')?;
+    let d1 = bytes[..d2].iter().position(|b| *b == b'.')?;
+    if has_dot(&bytes[d1 + 1..d2]) {
+        return None;
+    }
+    Some((d1, d2))
+}
+
+fn has_dot(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0u8, |acc, b| acc | u8::from(*b == b'.')) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().contains(&b'.')
 }
 
 fn check_times(exp: i64, nbf: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyError> {

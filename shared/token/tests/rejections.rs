@@ -61,6 +61,20 @@ fn token_without_exactly_three_segments_is_malformed() {
 }
 
 #[test]
+fn a_stray_dot_anywhere_in_the_payload_is_malformed() {
+    let f = Forger::new();
+    let v = f.verifier();
+    let good = f.access(&access_claims_json());
+    let (d1, d2) = (good.find('.').unwrap(), good.rfind('.').unwrap());
+    for i in d1 + 1..d2 {
+        let mut bytes = good.clone().into_bytes();
+        bytes[i] = b'.';
+        let t = String::from_utf8(bytes).unwrap();
+        assert_eq!(v.verify(&t, NOW), Err(VerifyError::Malformed), "dot at {i}");
+    }
+}
+
+#[test]
 fn segments_that_are_not_strict_base64url_are_rejected() {
     let f = Forger::new();
     let v = f.verifier();
@@ -152,25 +166,50 @@ fn alg_that_is_not_the_keys_alg_is_a_mismatch() {
 
 #[test]
 fn hs256_token_signed_with_the_public_key_is_an_alg_mismatch() {
-    // The classic confusion attack: HMAC keyed with the published public key.
-    let ks = keyset(Algorithm::Es256);
+    // The classic confusion attack: HMAC keyed with the published public key, in every
+    // form an attacker might try (raw key bytes, the JWK, the whole JWKS document).
+    for alg in [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256] {
+        let ks = keyset(alg);
+        let v = ks.access_verifier(policy());
+        let jwk = &ks.jwks().keys[0];
+        let raw: Vec<u8> = match alg {
+            Algorithm::Es256 => [
+                vec![4u8],
+                unb64(jwk.x.as_deref().unwrap()),
+                unb64(jwk.y.as_deref().unwrap()),
+            ]
+            .concat(),
+            Algorithm::EdDsa => unb64(jwk.x.as_deref().unwrap()),
+            _ => unb64(jwk.n.as_deref().unwrap()),
+        };
+        let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, jwk.kid);
+        for key_bytes in [
+            raw,
+            serde_json::to_vec(&ks.jwks()).unwrap(),
+            serde_json::to_vec(jwk).unwrap(),
+        ] {
+            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes);
+            let t = assemble(&header, &access_claims_json().to_string(), |m| {
+                aws_lc_rs::hmac::sign(&key, m).as_ref().to_vec()
+            });
+            assert_eq!(v.verify(&t, NOW), Err(VerifyError::AlgMismatch), "{alg}");
+        }
+    }
+}
+
+#[test]
+fn a_token_claiming_another_public_key_alg_is_an_alg_mismatch() {
+    let ks = keyset(Algorithm::Rs256);
     let v = ks.access_verifier(policy());
-    let jwks = serde_json::to_string(&ks.jwks()).unwrap();
-    let jwk = &ks.jwks().keys[0];
-    let mut point = vec![4u8];
-    point.extend(unb64(jwk.x.as_deref().unwrap()));
-    point.extend(unb64(jwk.y.as_deref().unwrap()));
-    let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, jwk.kid);
-    for key_bytes in [
-        point.clone(),
-        jwks.into_bytes(),
-        serde_json::to_vec(jwk).unwrap(),
-    ] {
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes);
-        let t = assemble(&header, &access_claims_json().to_string(), |m| {
-            aws_lc_rs::hmac::sign(&key, m).as_ref().to_vec()
-        });
-        assert_eq!(v.verify(&t, NOW), Err(VerifyError::AlgMismatch));
+    let token = ks.issue_access(&access_claims()).unwrap();
+    let (_, rest) = token.expose_secret().split_once('.').unwrap();
+    for alg in ["ES256", "EdDSA"] {
+        let header = format!(
+            r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{}"}}"#,
+            ks.current_kid()
+        );
+        let t = format!("{}.{rest}", b64(header.as_bytes()));
+        assert_eq!(v.verify(&t, NOW), Err(VerifyError::AlgMismatch), "{alg}");
     }
 }
 

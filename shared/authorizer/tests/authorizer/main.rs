@@ -9,6 +9,8 @@ mod allow;
 #[cfg(test)]
 mod events;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod helpers;
 #[cfg(test)]
 mod reject;

@@ -34,6 +34,12 @@ pub struct Harness<S> {
 /// A directory removed when the test ends.
 pub struct TempDir(PathBuf);
 
+impl TempDir {
+    pub fn new(path: PathBuf) -> Self {
+        Self(path)
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -100,6 +106,17 @@ impl<S> Harness<S> {
             clock,
             refresh_verifier,
             _dir: dir,
+        }
+    }
+
+    /// A harness around a service built elsewhere (its own clock stays in charge).
+    pub fn from_service(service: Service<S>) -> Self {
+        let refresh_verifier = service.keys().refresh_verifier(RefreshPolicy::new(ISSUER));
+        Self {
+            service,
+            clock: Arc::new(AtomicI64::new(T0)),
+            refresh_verifier,
+            _dir: None,
         }
     }
 

@@ -33,6 +33,7 @@ macro_rules! store_tests {
 mod discovery;
 mod events;
 mod helpers;
+mod keys;
 mod login;
 mod logout;
 mod refresh;

@@ -1,0 +1,221 @@
+//! `POST /auth/login` (API.md): JSON or form in, the token response out; one `invalid_grant`
+//! for every bad credential; lockout; size limit; nothing echoed.
+
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, TestUser, assert_not_echoed, assert_oauth_error, assert_token_response, form_encode,
+    spawn_serve,
+};
+
+both_backends!(
+    login_json_body_answers_200_with_the_token_response,
+    login_form_body_answers_200_with_the_token_response,
+    login_malformed_body_is_invalid_request,
+    login_missing_or_empty_fields_are_invalid_request,
+    login_wrong_content_type_is_invalid_request,
+    login_wrong_grant_type_is_unsupported_grant_type,
+    login_unknown_user_wrong_password_and_disabled_user_get_one_invalid_grant,
+    login_repeated_failures_lock_the_account_with_429_and_retry_after,
+    login_body_over_16_kib_is_413_before_parsing,
+);
+
+/// Gives a user; does a JSON login; expects 200 with exactly the six fields of API.md, the
+/// configured lifetimes, the user's scope, and `Cache-Control: no-store`.
+async fn login_json_body_answers_200_with_the_token_response(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+
+    let reply = server.login(&user.username, &user.password).await;
+
+    let body = assert_token_response(&reply);
+    assert_eq!(body["expires_in"], 900, "ACCESS_TOKEN_TTL default");
+    assert_eq!(body["refresh_token_expires_in"], 2_592_000, "REFRESH_TOKEN_TTL default");
+    assert_eq!(body["scope"], "profile");
+    assert_not_echoed(&reply, &user.password);
+}
+
+/// Gives a user; does a form login (`grant_type=password`) with a username typed in another
+/// case and padded; expects the same 200 token response (usernames are normalised).
+async fn login_form_body_answers_200_with_the_token_response(backend: Backend) {
+    let server = spawn_serve(backend, &[("ACCESS_TOKEN_TTL", "120")]).await;
+    let user = TestUser::generate_with_scope(&server, "profile admin").await;
+    let typed = format!(" {} ", user.username.to_uppercase());
+
+    let reply = server
+        .post_form(
+            "/auth/login",
+            &format!(
+                "grant_type=password&username={}&password={}",
+                form_encode(&typed),
+                form_encode(&user.password)
+            ),
+        )
+        .await;
+
+    let body = assert_token_response(&reply);
+    assert_eq!(body["expires_in"], 120);
+    assert_eq!(body["scope"], "profile admin");
+    assert_not_echoed(&reply, &user.password);
+}
+
+/// Gives malformed JSON, a JSON array, a JSON field of the wrong type and a form with a
+/// repeated parameter; expects 400 `invalid_request` for each, never echoing the password.
+async fn login_malformed_body_is_invalid_request(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let pw = &user.password;
+
+    let cases: Vec<(&str, String)> = vec![
+        ("application/json", format!("{{\"username\": \"{}\", \"password\": \"{pw}\"", user.username)),
+        ("application/json", format!("[\"{}\", \"{pw}\"]", user.username)),
+        ("application/json", format!("{{\"username\": [\"{}\"], \"password\": \"{pw}\"}}", user.username)),
+        ("application/json", format!("{{\"username\": \"{}\", \"password\": 12345678}}", user.username)),
+        (
+            "application/x-www-form-urlencoded",
+            format!("username={0}&username={0}&password={pw}", user.username),
+        ),
+    ];
+    for (content_type, body) in cases {
+        let reply = server
+            .post_raw("/auth/login", Some(content_type), body.clone().into_bytes())
+            .await;
+        assert_oauth_error(&reply, 400, "invalid_request");
+        assert_not_echoed(&reply, pw);
+    }
+}
+
+/// Gives bodies without a username or password, or with empty ones, in JSON and form;
+/// expects 400 `invalid_request` for each.
+async fn login_missing_or_empty_fields_are_invalid_request(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+
+    for body in [
+        json!({"username": user.username}),
+        json!({"password": user.password}),
+        json!({"username": "", "password": user.password}),
+        json!({"username": user.username, "password": ""}),
+        json!({"username": "   ", "password": user.password}),
+        json!({"username": null, "password": user.password}),
+        json!({}),
+    ] {
+        let reply = server.post_json("/auth/login", &body).await;
+        assert_oauth_error(&reply, 400, "invalid_request");
+        assert_not_echoed(&reply, &user.password);
+    }
+    for form in [
+        format!("grant_type=password&username={}", user.username),
+        format!("grant_type=password&password={}", form_encode(&user.password)),
+        format!(
+            "grant_type=password&username=&password={}",
+            form_encode(&user.password)
+        ),
+        String::new(),
+    ] {
+        let reply = server.post_form("/auth/login", &form).await;
+        assert_oauth_error(&reply, 400, "invalid_request");
+    }
+}
+
+/// Gives a well-formed JSON login sent as text/plain, and one with no content type; expects
+/// 400 `invalid_request` (the body is not parsed as anything else).
+async fn login_wrong_content_type_is_invalid_request(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let body = json!({"username": user.username, "password": user.password}).to_string();
+
+    for content_type in [Some("text/plain"), Some("multipart/form-data"), None] {
+        let reply = server
+            .post_raw("/auth/login", content_type, body.clone().into_bytes())
+            .await;
+        assert_oauth_error(&reply, 400, "invalid_request");
+        assert_not_echoed(&reply, &user.password);
+    }
+}
+
+/// Gives a form login with `grant_type=client_credentials` and one with
+/// `grant_type=refresh_token`, right credentials otherwise; expects 400
+/// `unsupported_grant_type` (RFC 6749 §5.2) and no token.
+async fn login_wrong_grant_type_is_unsupported_grant_type(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+
+    for grant in ["client_credentials", "refresh_token", "PASSWORD"] {
+        let reply = server
+            .post_form(
+                "/auth/login",
+                &format!(
+                    "grant_type={grant}&username={}&password={}",
+                    user.username,
+                    form_encode(&user.password)
+                ),
+            )
+            .await;
+        assert_oauth_error(&reply, 400, "unsupported_grant_type");
+        assert_not_echoed(&reply, &user.password);
+    }
+}
+
+/// Gives an unknown username, a wrong password, and a disabled user with the right password;
+/// expects 400 `invalid_grant` with the byte-identical body for all three.
+async fn login_unknown_user_wrong_password_and_disabled_user_get_one_invalid_grant(
+    backend: Backend,
+) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let disabled = TestUser::generate(&server).await;
+    server
+        .admin(&["user", "disable", &disabled.username], None)
+        .await
+        .assert_success();
+
+    let unknown = server.login("nobody-at-all", &user.password).await;
+    let wrong = server.login(&user.username, "not the password at all").await;
+    let off = server.login(&disabled.username, &disabled.password).await;
+
+    for reply in [&unknown, &wrong, &off] {
+        assert_oauth_error(reply, 400, "invalid_grant");
+        assert_not_echoed(reply, &user.password);
+        assert_not_echoed(reply, &disabled.password);
+    }
+    assert_eq!(unknown.body, wrong.body);
+    assert_eq!(wrong.body, off.body);
+}
+
+/// Gives LOGIN_LOCKOUT_THRESHOLD=3; does three logins with a wrong password, then one with the
+/// right password; expects `invalid_grant` three times, then 429 `too_many_attempts` with a
+/// positive `Retry-After`, even for the right password.
+async fn login_repeated_failures_lock_the_account_with_429_and_retry_after(backend: Backend) {
+    let server = spawn_serve(backend, &[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
+    let user = TestUser::generate(&server).await;
+
+    for _ in 0..3 {
+        let reply = server.login(&user.username, "wrong password here").await;
+        assert_oauth_error(&reply, 400, "invalid_grant");
+    }
+    let locked = server.login(&user.username, &user.password).await;
+
+    assert_oauth_error(&locked, 429, "too_many_attempts");
+    let retry_after: u64 = locked
+        .header("retry-after")
+        .expect("Retry-After header")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry_after > 0);
+    assert_not_echoed(&locked, &user.password);
+}
+
+/// Gives a 17 KiB body that is not even valid JSON (and the same as a form); expects 413
+/// with the OAuth error body: the size is refused before any parsing.
+async fn login_body_over_16_kib_is_413_before_parsing(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let big = vec![b'{'; 17 * 1024];
+
+    for content_type in ["application/json", "application/x-www-form-urlencoded", "text/plain"] {
+        let reply = server
+            .post_raw("/auth/login", Some(content_type), big.clone())
+            .await;
+        assert_oauth_error(&reply, 413, "invalid_request");
+    }
+}
