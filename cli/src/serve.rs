@@ -7,8 +7,8 @@
 //! evaluated as API Gateway evaluates it. What passes here passes on AWS.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,11 +16,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_authorizer::{Authorizer, DenyReason, ScopeRules, Verdict};
-use tessera_keys::KeyRing;
+use tessera_authorizer::AuthorizerOutcome;
+use tessera_authorizer::keyring::KeyedAuthorizer;
 use tessera_service::Service;
 use tessera_store::Store;
-use tessera_token::{VerifyError, VerifyPolicy};
 use tracing::{info, warn};
 
 use crate::gateway::{self, Incoming, PolicyDecision, Route, Target};
@@ -58,33 +57,17 @@ pub struct Upstream {
 /// Everything a request needs, built once at start.
 pub struct App<S> {
     service: Service<S>,
-    ring: KeyRing,
-    authorizer: RwLock<Arc<Authorizer>>,
-    verify_policy: VerifyPolicy,
-    rules: ScopeRules,
+    authorizer: KeyedAuthorizer,
     upstream: Option<Upstream>,
     next_request: AtomicU64,
 }
 
 impl<S: Store + 'static> App<S> {
-    /// Builds the app; the authorizer verifies with the ring's current keys.
-    pub fn new(
-        service: Service<S>,
-        ring: KeyRing,
-        verify_policy: VerifyPolicy,
-        rules: ScopeRules,
-        upstream: Option<Upstream>,
-    ) -> Self {
-        let authorizer = Authorizer::new(
-            ring.current().access_verifier(verify_policy.clone()),
-            rules.clone(),
-        );
+    /// Builds the app from the service and the same authorizer the Lambda function runs.
+    pub fn new(service: Service<S>, authorizer: KeyedAuthorizer, upstream: Option<Upstream>) -> Self {
         Self {
             service,
-            ring,
-            authorizer: RwLock::new(Arc::new(authorizer)),
-            verify_policy,
-            rules,
+            authorizer,
             upstream,
             next_request: AtomicU64::new(1),
         }
@@ -95,45 +78,25 @@ impl<S: Store + 'static> App<S> {
         axum::Router::new().fallback(handle::<S>).with_state(self)
     }
 
-    fn authorizer(&self) -> Arc<Authorizer> {
-        match self.authorizer.read() {
-            Ok(a) => a.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Runs the authorizer; a token signed by a key this process has not loaded yet (a
-    /// rotation since start) triggers one rate-limited key reload and a second look.
-    async fn authorize(&self, authorization: &str, method: &str, path: &str) -> Verdict2 {
-        let event = gateway::token_event(authorization, method, path);
-        let now = self.service.now();
-        let mut decision = self.authorizer().decide_value(&event, now);
-        if decision.verdict == Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
-            match self.ring.reload_for_unknown_kid().await {
-                Ok(Some(keys)) => {
-                    let fresh = Arc::new(Authorizer::new(
-                        keys.access_verifier(self.verify_policy.clone()),
-                        self.rules.clone(),
-                    ));
-                    if let Ok(mut slot) = self.authorizer.write() {
-                        *slot = fresh.clone();
-                    }
-                    decision = fresh.decide_value(&event, now);
-                }
-                Ok(None) => {}
-                Err(e) => warn!(error = %e, "key reload failed"),
-            }
-        }
+    /// Runs the authorizer on the TOKEN event API Gateway would send, and evaluates its
+    /// policy for this method as API Gateway would.
+    async fn authorize(&self, authorization: &str, method: &str, path: &str) -> GatewayVerdict {
+        let event = gateway::token_event(authorization, method, path).to_string();
+        let decision = self
+            .authorizer
+            .decide(event.as_bytes(), self.service.now())
+            .await;
         match decision.outcome {
-            tessera_authorizer::AuthorizerOutcome::Unauthorized => Verdict2::Unauthorized,
-            tessera_authorizer::AuthorizerOutcome::Respond(policy) => Verdict2::Policy(
-                gateway::evaluate_policy(&policy, &gateway::method_arn(method, path)),
-            ),
+            AuthorizerOutcome::Unauthorized => GatewayVerdict::Unauthorized,
+            AuthorizerOutcome::Respond(policy) => GatewayVerdict::Policy(gateway::evaluate_policy(
+                &policy,
+                &gateway::method_arn(method, path),
+            )),
         }
     }
 }
 
-enum Verdict2 {
+enum GatewayVerdict {
     Unauthorized,
     Policy(PolicyDecision),
 }
@@ -191,13 +154,13 @@ async fn gateway_request<S: Store + 'static>(
             return unauthorized();
         };
         match app.authorize(authorization, method, path).await {
-            Verdict2::Unauthorized => return unauthorized(),
-            Verdict2::Policy(PolicyDecision::Deny) => return forbidden(),
-            Verdict2::Policy(PolicyDecision::Invalid) => {
+            GatewayVerdict::Unauthorized => return unauthorized(),
+            GatewayVerdict::Policy(PolicyDecision::Deny) => return forbidden(),
+            GatewayVerdict::Policy(PolicyDecision::Invalid) => {
                 warn!("authorizer answered with an unusable policy");
                 return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
             }
-            Verdict2::Policy(allow) => Some(allow),
+            GatewayVerdict::Policy(allow) => Some(allow),
         }
     } else {
         None

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_authorizer::ScopeRules;
+use tessera_authorizer::keyring::KeyedAuthorizer;
 use tessera_keys::{KeyFile, KeyRing, KeySource};
 use tessera_service::{Config, Service};
 use tessera_store::{DynamoStore, SqliteStore};
@@ -205,7 +206,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     with_store!(store, s => {
         let service = Service::new(config, keys, s);
-        let app = Arc::new(App::new(service, ring, policy, rules, upstream));
+        let authorizer = KeyedAuthorizer::new(ring, policy, rules);
+        let app = Arc::new(App::new(service, authorizer, upstream));
         run_server(listener, app.router()).await
     })
 }

@@ -1,10 +1,15 @@
-//! End-to-end test support: a Lambda Runtime API emulator and helpers that start the real
-//! function binaries under it. The tests themselves live in `tests/`.
+//! End-to-end test support: a Lambda Runtime API emulator, helpers that start the real
+//! function binaries under it ([`stack::Stack`]: one shared configuration, key file and
+//! DynamoDB Local table), and the sample events of `events/` with their placeholders filled
+//! in ([`events`]). The tests themselves live in `tests/`; `lambda-report` measures the
+//! binaries against the empty function.
 //!
 //! Test support only: nothing here ships.
 
 pub mod emulator;
+pub mod events;
 pub mod process;
+pub mod stack;
 
 /// Why an end-to-end step failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +23,9 @@ pub enum E2eError {
     /// The function failed during init (it exited, or posted to /runtime/init/error).
     #[error("function init failed: {0}")]
     InitFailed(String),
+    /// Preparing the fixture (key file, table, user) failed.
+    #[error("fixture: {0}")]
+    Fixture(String),
     /// Something did not happen within the readiness bound.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),

@@ -576,6 +576,7 @@ impl Server {
     pub async fn session_list(&self, username: &str) -> Vec<String> {
         let printed = self
             .admin(&["session", "list", username], None)
+            .await
             .assert_success();
         let mut lines = printed.stdout.lines();
         let header = lines.next().unwrap_or_default();
@@ -605,11 +606,6 @@ impl Server {
             }
             tokio::time::sleep(POLL).await;
         }
-    }
-
-    /// The process id, to signal it.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap()
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit.
@@ -701,11 +697,6 @@ impl Minter {
             .unwrap()
             .expose_secret()
             .to_owned()
-    }
-
-    /// The issuer the server expects.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
     }
 }
 
@@ -930,4 +921,13 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The token with the first character of its signature changed: still well-formed base64url
+/// (a whole 6-bit character), so only the signature check can refuse it.
+pub fn tamper_signature(token: &str) -> String {
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let mut chars: Vec<char> = signature.chars().collect();
+    chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
+    format!("{head}.{}", chars.into_iter().collect::<String>())
 }

@@ -31,7 +31,7 @@ async fn login_json_body_answers_200_with_the_token_response(backend: Backend) {
     let body = assert_token_response(&reply);
     assert_eq!(body["expires_in"], 900, "ACCESS_TOKEN_TTL default");
     assert_eq!(body["refresh_token_expires_in"], 2_592_000, "REFRESH_TOKEN_TTL default");
-    assert_eq!(body["scope"], "profile");
+    assert_eq!(body["scope"], user.scope.as_str());
     assert_not_echoed(&reply, &user.password);
 }
 
@@ -55,7 +55,7 @@ async fn login_form_body_answers_200_with_the_token_response(backend: Backend) {
 
     let body = assert_token_response(&reply);
     assert_eq!(body["expires_in"], 120);
-    assert_eq!(body["scope"], "profile admin");
+    assert_eq!(body["scope"], user.scope.as_str());
     assert_not_echoed(&reply, &user.password);
 }
 

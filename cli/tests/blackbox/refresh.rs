@@ -4,7 +4,7 @@
 use serde_json::json;
 use tessera_token::{RefreshClaims, random_id};
 
-use crate::helpers::{
+use crate::helpers::{tamper_signature, 
     Backend, ServeOptions, TestUser, Tokens, assert_not_echoed, assert_oauth_error,
     assert_token_response, decode, form_encode, spawn_serve, unix_now,
 };
@@ -157,9 +157,7 @@ async fn refresh_tampered_garbage_or_expired_token_is_invalid_grant(backend: Bac
     // The minter signs exactly as the server does: the same claims give the same token.
     assert_eq!(minter.refresh(&claims), tokens.refresh, "minter sanity check");
 
-    let mut tampered_sig = tokens.refresh.clone();
-    let last = tampered_sig.pop().unwrap();
-    tampered_sig.push(if last == 'A' { 'B' } else { 'A' });
+    let tampered_sig = tamper_signature(&tokens.refresh);
     let parts: Vec<&str> = tokens.refresh.split('.').collect();
     let other_claims = {
         use base64::Engine as _;

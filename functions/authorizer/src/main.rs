@@ -1,2 +1,32 @@
-//! Placeholder while the shared handler lands.
-fn main() {}
+//! The API Gateway Lambda authorizer: configuration and public verification keys once at
+//! init, then every event (REST TOKEN or REQUEST, or HTTP API 2.0, recognised from the event
+//! itself) through the shared authorizer. The raw event bytes go straight to the
+//! authorizer's borrowed parser; no DynamoDB, no per-request I/O.
+//!
+//! Fails closed: a bad token is the error `Unauthorized` (401) or `isAuthorized: false`; an
+//! event that is not JSON or a panic becomes a function error, which API Gateway answers
+//! with 500, never with an allow.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use tessera_authorizer::keyring::{AuthorizerConfig, KeyedAuthorizer};
+use tessera_keys::{KeyRing, KeySource};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = AuthorizerConfig::from_env()?;
+    let ring = KeyRing::load(KeySource::from_env().await?, config.alg).await?;
+    let authorizer = KeyedAuthorizer::new(ring, config.policy, config.rules);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let authorizer = &authorizer;
+        async move {
+            // API Gateway reads only the message: "Unauthorized" -> 401.
+            authorizer
+                .answer(event.payload.get().as_bytes())
+                .await
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

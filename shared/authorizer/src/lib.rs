@@ -48,6 +48,8 @@ mod arn;
 mod bearer;
 mod borrowed;
 mod event;
+#[cfg(feature = "keyring")]
+pub mod keyring;
 mod rules;
 
 use serde::Deserialize;
