@@ -426,7 +426,10 @@ impl<S: SessionStore> Service<S> {
                 tracing::info!(reason = %e, "refresh token refused");
                 ServiceError::InvalidGrant
             })?;
-        let next_jti = self.keys().successor_jti(&claims.jti).into_string();
+        let next_jti = self
+            .keys()
+            .successor_jti(token.expose_secret(), &claims.jti)
+            .into_string();
         let rotation = Rotation {
             sid: claims.sid.clone(),
             presented_hash: jti_hash(&claims.jti),

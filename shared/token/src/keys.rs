@@ -569,11 +569,24 @@ impl KeySet {
         self.current.refresh.sign(claims).map(RefreshToken::new)
     }
 
-    /// The id of the refresh token that succeeds the one whose `jti` was presented:
+    /// The id of the refresh token that succeeds `presented_token` (a refresh token this set
+    /// verified) whose `jti` is `presented_jti`:
     /// base64url(HMAC-SHA256(refresh key, "next" || presented_jti)) truncated to 128 bits.
     /// Deterministic, so a retried refresh can re-issue the very same successor.
-    pub fn successor_jti(&self, presented_jti: &str) -> Jti {
-        let mut ctx = hmac::Context::with_key(&self.current.refresh_hmac);
+    ///
+    /// The refresh key is the one that signed `presented_token` (found by its header, which
+    /// Tessera issues byte-identical per key), not necessarily the current one: a process
+    /// that reloaded keys after a rotation still derives the successor another process
+    /// derived before it, so a replay inside the grace window never forks the chain.
+    pub fn successor_jti(&self, presented_token: &str, presented_jti: &str) -> Jti {
+        let header = presented_token.split('.').next().unwrap_or_default();
+        let key = self
+            .refresh_keys
+            .iter()
+            .find(|k| k.issued_header() == header)
+            .and_then(VerifyKey::hmac_key)
+            .unwrap_or(&self.current.refresh_hmac);
+        let mut ctx = hmac::Context::with_key(key);
         ctx.update(b"next");
         ctx.update(presented_jti.as_bytes());
         let tag = ctx.sign();

@@ -119,6 +119,14 @@ impl VerifyKey {
         &self.kid
     }
 
+    /// The HMAC key, for an HS256 key.
+    pub(crate) fn hmac_key(&self) -> Option<&hmac::Key> {
+        match &self.kind {
+            VerifyKind::Hmac(key) => Some(key),
+            VerifyKind::Public { .. } => None,
+        }
+    }
+
     pub(crate) fn issued_header(&self) -> &str {
         &self.issued_header
     }

@@ -67,9 +67,11 @@ fn refresh_tokens_are_deterministic() {
 #[test]
 fn successor_jti_is_deterministic_128_bit_and_keyed() {
     let ks = keyset(Algorithm::Es256);
-    let next = ks.successor_jti("jti-1");
-    assert_eq!(next, ks.successor_jti("jti-1"));
-    assert_ne!(next, ks.successor_jti("jti-2"));
+    let token = ks.issue_refresh(&refresh_claims()).unwrap();
+    let token = token.expose_secret();
+    let next = ks.successor_jti(token, "jti-1");
+    assert_eq!(next, ks.successor_jti(token, "jti-1"));
+    assert_ne!(next, ks.successor_jti(token, "jti-2"));
     assert_eq!(unb64(next.as_str()).len(), 16);
     // As specified: HMAC-SHA256(refresh key, "next" || jti), first 128 bits.
     let key = aws_lc_rs::hmac::Key::new(
@@ -84,7 +86,32 @@ fn successor_jti_is_deterministic_128_bit_and_keyed() {
     assert_eq!(next.as_str(), b64(&tag.as_ref()[..16]));
     // A different root secret gives a different successor.
     let other = KeySet::from_secrets(Algorithm::Es256, &SecretValue::new(ROOT_B), &[]).unwrap();
-    assert_ne!(next, other.successor_jti("jti-1"));
+    let other_token = other.issue_refresh(&refresh_claims()).unwrap();
+    assert_ne!(
+        next,
+        other.successor_jti(other_token.expose_secret(), "jti-1")
+    );
+}
+
+#[test]
+fn the_successor_survives_a_key_rotation_because_the_signing_key_derives_it() {
+    // Given a refresh token signed before a rotation, and a process that loaded the rotated
+    // key set (new current, the old one kept as previous)
+    let before = KeySet::from_secrets(Algorithm::Es256, &SecretValue::new(ROOT_A), &[]).unwrap();
+    let token = before.issue_refresh(&refresh_claims()).unwrap();
+    let after = KeySet::from_secrets(
+        Algorithm::Es256,
+        &SecretValue::new(ROOT_B),
+        &[SecretValue::new(ROOT_A)],
+    )
+    .unwrap();
+
+    // Then both derive the same successor for it: a grace-window replay served by either
+    // process continues the one chain.
+    assert_eq!(
+        before.successor_jti(token.expose_secret(), "jti-1"),
+        after.successor_jti(token.expose_secret(), "jti-1")
+    );
 }
 
 #[test]
