@@ -6,6 +6,13 @@
 //! The route table mirrors template.yaml. Everything here is pure (no I/O) so the gateway's
 //! rules are tested without a socket.
 
+use std::collections::HashMap;
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use lambda_http::request::LambdaRequest;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The REST API stage `tessera serve` pretends to be; it appears in ARNs only (the path the
@@ -92,7 +99,31 @@ pub fn method_arn(method: &str, path: &str) -> String {
     )
 }
 
+/// The REST API TOKEN authorizer event for a request carrying `authorization`, as the JSON
+/// bytes the authorizer reads: serialised straight from borrowed fields, with no
+/// intermediate `Value` (this runs on every protected request).
+pub fn token_event_bytes(authorization: &str, method: &str, path: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct TokenEvent<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(rename = "authorizationToken")]
+        authorization_token: &'a str,
+        #[serde(rename = "methodArn")]
+        method_arn: &'a str,
+    }
+    let arn = method_arn(method, path);
+    // Serialising borrowed strings cannot fail; if it ever did, an empty event is denied.
+    serde_json::to_vec(&TokenEvent {
+        kind: "TOKEN",
+        authorization_token: authorization,
+        method_arn: &arn,
+    })
+    .unwrap_or_default()
+}
+
 /// The REST API TOKEN authorizer event for a request carrying `authorization`.
+#[cfg(test)]
 pub fn token_event(authorization: &str, method: &str, path: &str) -> Value {
     json!({
         "type": "TOKEN",
@@ -215,7 +246,9 @@ pub struct Incoming<'a> {
 }
 
 /// The REST API proxy event API Gateway would send the integration, with the authorizer's
-/// principal and context attached when the route is protected.
+/// principal and context attached when the route is protected. The reference shape:
+/// [`proxy_request`] builds the same event as a typed struct, and a test holds them equal.
+#[cfg(test)]
 pub fn proxy_event(
     req: &Incoming<'_>,
     route: &Route,
@@ -297,6 +330,120 @@ pub fn proxy_event(
     })
 }
 
+/// The request the integration receives: the REST proxy event of [`proxy_event`], built as
+/// lambda_http's typed event and converted by lambda_http's own conversion (the one
+/// `lambda_http::request::from_str` applies after parsing), without the JSON round trip.
+pub fn proxy_request(
+    req: &Incoming<'_>,
+    route: &Route,
+    authorizer: Option<&PolicyDecision>,
+) -> Result<lambda_http::Request, ProxyError> {
+    let event = proxy_event_typed(req, route, authorizer)?;
+    Ok(LambdaRequest::ApiGatewayV1(event).into())
+}
+
+/// Why a request cannot become a proxy event.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The method is not a valid HTTP method token.
+    #[error("invalid method")]
+    Method,
+    /// A header name or value does not survive as an event header.
+    #[error("invalid header")]
+    Header,
+}
+
+/// [`proxy_event`] as the typed struct lambda_http deserialises it into.
+fn proxy_event_typed(
+    req: &Incoming<'_>,
+    route: &Route,
+    authorizer: Option<&PolicyDecision>,
+) -> Result<ApiGatewayProxyRequest, ProxyError> {
+    let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| ProxyError::Method)?;
+    // `headers` keeps the last value of each name (a JSON object), `multiValueHeaders` all.
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let mut multi_headers = HeaderMap::with_capacity(req.headers.len());
+    for (name, value) in &req.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ProxyError::Header)?;
+        let value = HeaderValue::from_str(value).map_err(|_| ProxyError::Header)?;
+        multi_headers.append(name.clone(), value.clone());
+        headers.insert(name, value);
+    }
+    let (query, multi_query) = query_maps_typed(req.query);
+    let (body, is_base64) = match std::str::from_utf8(req.body) {
+        _ if req.body.is_empty() => (None, false),
+        Ok(text) => (Some(text.to_owned()), false),
+        Err(_) => {
+            use base64::Engine as _;
+            (
+                Some(base64::engine::general_purpose::STANDARD.encode(req.body)),
+                true,
+            )
+        }
+    };
+    let user_agent = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| (*v).to_owned());
+
+    let mut event = ApiGatewayProxyRequest::default();
+    event.resource = Some(route.resource.to_owned());
+    event.path = Some(req.path.to_owned());
+    event.http_method = method.clone();
+    event.headers = headers;
+    event.multi_value_headers = multi_headers;
+    event.query_string_parameters = query;
+    event.multi_value_query_string_parameters = multi_query;
+    event.path_parameters = route
+        .path_parameters
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    event.body = body;
+    event.is_base64_encoded = is_base64;
+
+    let context = &mut event.request_context;
+    context.account_id = Some(ACCOUNT.to_owned());
+    context.apiid = Some(API_ID.to_owned());
+    context.http_method = method;
+    context.identity.source_ip = Some(req.source_ip.to_owned());
+    context.identity.user_agent = user_agent;
+    context.path = Some(req.path.to_owned());
+    context.protocol = Some("HTTP/1.1".to_owned());
+    context.request_id = Some(req.request_id.to_owned());
+    context.resource_id = Some("local".to_owned());
+    context.resource_path = Some(route.resource.to_owned());
+    if let Some(PolicyDecision::Allow {
+        principal_id,
+        context: fields,
+    }) = authorizer
+    {
+        let mut authorizer: HashMap<String, Value> =
+            fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        authorizer.insert("principalId".into(), json!(principal_id));
+        authorizer.insert("integrationLatency".into(), json!(0));
+        context.authorizer.fields = authorizer;
+    }
+    Ok(event)
+}
+
+/// [`query_maps`] as lambda_http's query maps: the last value of each key, and all values.
+fn query_maps_typed(query: Option<&str>) -> (QueryMap, QueryMap) {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return (QueryMap::default(), QueryMap::default());
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let mut single: HashMap<String, String> = HashMap::new();
+    let mut multi: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs {
+        single.insert(k.clone(), v.clone());
+        multi.entry(k).or_default().push(v);
+    }
+    (QueryMap::from(single), QueryMap::from(multi))
+}
+
+#[cfg(test)]
 fn query_maps(query: Option<&str>) -> (Value, Value) {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return (Value::Null, Value::Null);
@@ -419,5 +566,111 @@ mod tests {
             json!(["1", "2"])
         );
         assert_eq!(event["pathParameters"]["sid"], "abc");
+    }
+
+    /// The typed event must be exactly what lambda_http makes of the JSON event, for every
+    /// shape the gateway produces: protected or not, query or not, repeated headers and
+    /// query keys, text, binary and empty bodies.
+    #[test]
+    fn the_typed_proxy_event_equals_the_parsed_json_event() {
+        let allow = PolicyDecision::Allow {
+            principal_id: "usr".into(),
+            context:
+                json!({"sub": "usr", "sid": "s", "scope": "a b", "jti": "j", "client_id": "c"})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+        };
+        let binary = [0xffu8, 0x00, 0x80];
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            &'a [u8],
+            Option<&'a PolicyDecision>,
+        );
+        let cases: [Case<'_>; 6] = [
+            ("GET", "/me", None, b"", Some(&allow)),
+            ("POST", "/auth/login", None, br#"{"username":"a"}"#, None),
+            ("POST", "/auth/refresh", Some(""), b"grant_type=x", None),
+            (
+                "DELETE",
+                "/auth/sessions/abc",
+                Some("x=1&x=2&y=%20z&"),
+                b"",
+                Some(&allow),
+            ),
+            ("POST", "/auth/logout", Some("&"), &binary, None),
+            ("GET", "/nowhere", Some("a"), b"", None),
+        ];
+        for (method, path, query, body, decision) in cases {
+            let incoming = Incoming {
+                method,
+                path,
+                query,
+                headers: vec![
+                    ("user-agent", "t/1"),
+                    ("authorization", "Bearer t"),
+                    ("accept", "a/b"),
+                    ("accept", "c/d"),
+                    ("x-forwarded-for", "10.0.0.1"),
+                ],
+                body,
+                source_ip: "127.0.0.1",
+                request_id: "r-1",
+            };
+            let route = route(method, path, false).unwrap_or(Route {
+                resource: "/{proxy+}",
+                protected: false,
+                target: Target::Tessera,
+                path_parameters: Vec::new(),
+            });
+            let parsed: ApiGatewayProxyRequest =
+                serde_json::from_value(proxy_event(&incoming, &route, decision)).unwrap();
+            let typed = proxy_event_typed(&incoming, &route, decision).unwrap();
+            assert_eq!(typed, parsed, "{method} {path} {query:?}");
+
+            let via_json = lambda_http::request::from_str(
+                &proxy_event(&incoming, &route, decision).to_string(),
+            )
+            .unwrap();
+            let direct = proxy_request(&incoming, &route, decision).unwrap();
+            assert_eq!(direct.method(), via_json.method());
+            // lambda_http writes the query from a HashMap: its order varies from one parse of
+            // the same JSON to the next, so compare the pairs, not the order.
+            let pairs = |r: &lambda_http::Request| {
+                let mut pairs: Vec<String> = r
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .map(str::to_owned)
+                    .collect();
+                pairs.sort();
+                (r.uri().path().to_owned(), pairs)
+            };
+            assert_eq!(pairs(&direct), pairs(&via_json));
+            assert_eq!(direct.headers(), via_json.headers());
+            assert_eq!(direct.body(), via_json.body());
+            use lambda_http::RequestExt as _;
+            assert_eq!(
+                direct.query_string_parameters(),
+                via_json.query_string_parameters()
+            );
+            assert_eq!(direct.path_parameters(), via_json.path_parameters());
+            let context = |r: &lambda_http::Request| match r.request_context() {
+                lambda_http::request::RequestContext::ApiGatewayV1(c) => c,
+                _ => panic!("not a REST API request context"),
+            };
+            assert_eq!(context(&direct), context(&via_json));
+        }
+    }
+
+    #[test]
+    fn the_token_event_bytes_are_the_token_event() {
+        let authorization = "Bearer a.b.c \"quoted\" \\ é";
+        let bytes = token_event_bytes(authorization, "GET", "/me");
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed, token_event(authorization, "GET", "/me"));
     }
 }

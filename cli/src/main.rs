@@ -50,7 +50,10 @@ enum Command {
     Keys(KeysCommand),
     /// Run the authorizer on an API Gateway authorizer event and print its answer.
     #[command(
-        after_help = "Example:\n  tessera authorize --event events/authorizer-rest-token.json"
+        after_help = "Example:\n  tessera authorize --event events/authorizer-rest-token.json\n\n\
+            The token is checked against the keys in --data and against ISSUER and AUDIENCE\n\
+            (defaults http://127.0.0.1:8080 and tessera: what `tessera serve` uses on its\n\
+            default address; export them for a server on another address)."
     )]
     Authorize {
         /// The event file (REST TOKEN, REST REQUEST or HTTP API 2.0 authorizer event).

@@ -6,9 +6,10 @@
 //! same authorizer code with the TOKEN event API Gateway would build, and its IAM policy is
 //! evaluated as API Gateway evaluates it. What passes here passes on AWS.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,8 +17,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_authorizer::AuthorizerOutcome;
 use tessera_authorizer::keyring::KeyedAuthorizer;
+use tessera_authorizer::{AuthorizerOutcome, Verdict};
 use tessera_service::Service;
 use tessera_store::Store;
 use tracing::{info, warn};
@@ -46,6 +47,124 @@ const HOP_BY_HOP: &[&str] = &[
 /// headers with it are dropped, so a client cannot pose as someone else.
 pub const CONTEXT_HEADER_PREFIX: &str = "x-tessera-";
 
+/// How long an authorizer answer is reused for the same `Authorization` header, as API
+/// Gateway's authorizer cache does: the template's `AuthorizerResultTtl` default. The
+/// environment variable `AUTHORIZER_RESULT_TTL` (seconds, 0 to 3600; 0 turns the cache off)
+/// sets it, as the template parameter does on AWS.
+pub const DEFAULT_AUTHORIZER_RESULT_TTL: i64 = 300;
+
+/// The most answers the authorizer cache holds; bounds its memory (a few MB at most).
+const AUTHORIZER_CACHE_ENTRIES: usize = 4096;
+
+/// API Gateway's authorizer cache, made stricter: an answer is reused for the same
+/// `Authorization` header only for a token the authorizer verified (allowed, or denied for
+/// scope), only until the earlier of the TTL and the token's own `exp` (checked on every
+/// hit, so an expired token is never served from the cache, with or without leeway), and
+/// its policy is evaluated against each request's method ARN, as API Gateway evaluates a
+/// cached policy. Keys rotated away stay accepted for at most the TTL, as on AWS.
+struct AuthorizerCache {
+    ttl: i64,
+    entries: Mutex<HashMap<Box<str>, CachedAnswer>>,
+}
+
+struct CachedAnswer {
+    policy: Arc<serde_json::Value>,
+    /// When the authorizer verified the token; a clock that steps back misses.
+    verified_at: i64,
+    /// Exclusive: the earlier of `verified_at + ttl` and the token's `exp`.
+    until: i64,
+}
+
+impl AuthorizerCache {
+    fn from_env() -> Self {
+        let ttl = match std::env::var("AUTHORIZER_RESULT_TTL") {
+            Err(_) => DEFAULT_AUTHORIZER_RESULT_TTL,
+            Ok(v) if v.trim().is_empty() => DEFAULT_AUTHORIZER_RESULT_TTL,
+            Ok(v) => match v.trim().parse::<i64>() {
+                Ok(ttl) if (0..=3600).contains(&ttl) => ttl,
+                _ => {
+                    warn!("AUTHORIZER_RESULT_TTL is invalid (seconds, 0 to 3600); cache off");
+                    0
+                }
+            },
+        };
+        Self::with_ttl(ttl)
+    }
+
+    fn with_ttl(ttl: i64) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, authorization: &str, now: i64) -> Option<Arc<serde_json::Value>> {
+        if self.ttl == 0 {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let hit = entries.get(authorization)?;
+        (hit.verified_at <= now && now < hit.until).then(|| Arc::clone(&hit.policy))
+    }
+
+    fn insert(&self, authorization: &str, policy: Arc<serde_json::Value>, now: i64) {
+        if self.ttl == 0 {
+            return;
+        }
+        let Some(exp) = bearer_exp(authorization) else {
+            return;
+        };
+        let until = exp.min(now.saturating_add(self.ttl));
+        if now >= until {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= AUTHORIZER_CACHE_ENTRIES {
+            entries.retain(|_, answer| now < answer.until);
+            if entries.len() >= AUTHORIZER_CACHE_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            authorization.into(),
+            CachedAnswer {
+                policy,
+                verified_at: now,
+                until,
+            },
+        );
+    }
+}
+
+/// The `exp` of the token in an `Authorization: Bearer <JWT>` header that the authorizer has
+/// just verified; `None` for any other shape (such answers are simply not cached).
+fn bearer_exp(authorization: &str) -> Option<i64> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    struct Exp {
+        exp: i64,
+    }
+    let token = authorization.strip_prefix("Bearer ")?;
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    // A duplicate `exp` is an error here, so the one read is the one the verifier checked.
+    serde_json::from_slice::<Exp>(&payload).ok().map(|e| e.exp)
+}
+
 /// The user's API behind the gateway.
 pub struct Upstream {
     /// Base URL, without a trailing slash.
@@ -60,16 +179,22 @@ pub struct App<S> {
     authorizer: KeyedAuthorizer,
     upstream: Option<Upstream>,
     next_request: AtomicU64,
+    cache: AuthorizerCache,
 }
 
 impl<S: Store + 'static> App<S> {
     /// Builds the app from the service and the same authorizer the Lambda function runs.
-    pub fn new(service: Service<S>, authorizer: KeyedAuthorizer, upstream: Option<Upstream>) -> Self {
+    pub fn new(
+        service: Service<S>,
+        authorizer: KeyedAuthorizer,
+        upstream: Option<Upstream>,
+    ) -> Self {
         Self {
             service,
             authorizer,
             upstream,
             next_request: AtomicU64::new(1),
+            cache: AuthorizerCache::from_env(),
         }
     }
 
@@ -78,20 +203,27 @@ impl<S: Store + 'static> App<S> {
         axum::Router::new().fallback(handle::<S>).with_state(self)
     }
 
-    /// Runs the authorizer on the TOKEN event API Gateway would send, and evaluates its
-    /// policy for this method as API Gateway would.
+    /// Runs the authorizer on the TOKEN event API Gateway would send (or reuses its answer
+    /// for this header, see [`AuthorizerCache`]), and evaluates its policy for this method
+    /// as API Gateway would.
     async fn authorize(&self, authorization: &str, method: &str, path: &str) -> GatewayVerdict {
-        let event = gateway::token_event(authorization, method, path).to_string();
-        let decision = self
-            .authorizer
-            .decide(event.as_bytes(), self.service.now())
-            .await;
+        let now = self.service.now();
+        let arn = gateway::method_arn(method, path);
+        if let Some(policy) = self.cache.get(authorization, now) {
+            return GatewayVerdict::Policy(gateway::evaluate_policy(&policy, &arn));
+        }
+        let event = gateway::token_event_bytes(authorization, method, path);
+        let decision = self.authorizer.decide(&event, now).await;
         match decision.outcome {
             AuthorizerOutcome::Unauthorized => GatewayVerdict::Unauthorized,
-            AuthorizerOutcome::Respond(policy) => GatewayVerdict::Policy(gateway::evaluate_policy(
-                &policy,
-                &gateway::method_arn(method, path),
-            )),
+            AuthorizerOutcome::Respond(policy) => {
+                let verdict = gateway::evaluate_policy(&policy, &arn);
+                // Only a verified token's answer is reused.
+                if matches!(decision.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
+                    self.cache.insert(authorization, Arc::new(policy), now);
+                }
+                GatewayVerdict::Policy(verdict)
+            }
         }
     }
 }
@@ -107,14 +239,15 @@ async fn handle<S: Store + 'static>(
     request: axum::extract::Request,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+    // Cheap clones (a method token and a shared URI), kept for the log line.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
     let response = gateway_request(&app, peer, request).await;
     // One line per request; never the query string or a header, which may carry tokens.
     info!(
         target: "tessera::access",
         method = %method,
-        path = %path,
+        path = %uri.path(),
         status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
     );
@@ -214,8 +347,7 @@ async fn forward_to_tessera<S: Store + 'static>(
         source_ip: &source_ip,
         request_id: &request_id,
     };
-    let event = gateway::proxy_event(&incoming, route, decision);
-    let request = match lambda_http::request::from_str(&event.to_string()) {
+    let request = match gateway::proxy_request(&incoming, route, decision) {
         Ok(request) => request,
         Err(e) => {
             warn!(error = %e, "could not build the proxy request");
@@ -369,4 +501,71 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn header(payload: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "Bearer {}.{}.c2ln",
+            b64(r#"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#),
+            b64(payload)
+        )
+    }
+
+    #[test]
+    fn the_cache_reads_exp_only_from_a_plain_bearer_jwt() {
+        assert_eq!(bearer_exp(&header(r#"{"exp":1000,"sub":"u"}"#)), Some(1000));
+        let plain = header(r#"{"exp":1000}"#);
+        assert_eq!(bearer_exp(&plain.replacen("Bearer", "bearer", 1)), None);
+        assert_eq!(bearer_exp(&format!("{plain}.x")), None);
+        assert_eq!(bearer_exp(&format!("{plain} ")), None);
+        assert_eq!(bearer_exp(&header(r#"{"exp":1000,"exp":9999}"#)), None);
+        assert_eq!(bearer_exp(&header(r#"{"sub":"u"}"#)), None);
+    }
+
+    #[test]
+    fn a_cached_answer_ends_at_exp_or_ttl_and_never_serves_an_earlier_clock() {
+        let cache = AuthorizerCache::with_ttl(300);
+        let token = header(r#"{"exp":1100}"#);
+        let policy = Arc::new(serde_json::json!({"principalId": "u"}));
+        cache.insert(&token, Arc::clone(&policy), 1000);
+        assert_eq!(cache.get(&token, 1000), Some(Arc::clone(&policy)));
+        assert_eq!(cache.get(&token, 1099), Some(policy));
+        assert_eq!(cache.get(&token, 1100), None, "expired: verify again");
+        assert_eq!(cache.get(&token, 999), None, "clock stepped back");
+        assert_eq!(cache.get(&header(r#"{"exp":1101}"#), 1000), None);
+
+        let long = header(r#"{"exp":999999}"#);
+        cache.insert(&long, Arc::new(serde_json::json!({})), 1000);
+        assert!(cache.get(&long, 1299).is_some());
+        assert_eq!(cache.get(&long, 1300), None, "ttl over");
+    }
+
+    #[test]
+    fn a_ttl_of_zero_turns_the_cache_off_and_an_expired_token_is_never_stored() {
+        let off = AuthorizerCache::with_ttl(0);
+        let token = header(r#"{"exp":1100}"#);
+        off.insert(&token, Arc::new(serde_json::json!({})), 1000);
+        assert_eq!(off.get(&token, 1000), None);
+
+        let on = AuthorizerCache::with_ttl(300);
+        on.insert(&token, Arc::new(serde_json::json!({})), 1100);
+        assert_eq!(on.get(&token, 1100), None);
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = AuthorizerCache::with_ttl(300);
+        for i in 0..(AUTHORIZER_CACHE_ENTRIES + 10) {
+            let token = header(&format!(r#"{{"exp":2000,"jti":"{i}"}}"#));
+            cache.insert(&token, Arc::new(serde_json::json!({})), 1000);
+        }
+        let held = cache.entries.lock().unwrap().len();
+        assert!(held <= AUTHORIZER_CACHE_ENTRIES, "{held}");
+    }
 }

@@ -155,6 +155,17 @@ pub async fn open_store(args: &StoreArgs) -> Result<AnyStore, CliError> {
             let store = DynamoStore::from_endpoint(args.dynamodb_endpoint.as_deref(), table).await;
             if args.create_table {
                 store.create_table().await?;
+            } else {
+                store.check_table().await.map_err(|e| match e {
+                    tessera_store::StoreError::NotFound => CliError::Usage(format!(
+                        "dynamodb table {table} does not exist{}: create it or pass --create-table",
+                        args.dynamodb_endpoint
+                            .as_deref()
+                            .map(|e| format!(" at {e}"))
+                            .unwrap_or_default()
+                    )),
+                    e => e.into(),
+                })?;
             }
             Ok(AnyStore::Dynamo(store))
         }
@@ -179,10 +190,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let versions = KeyFile::load_or_create(&key_path, alg)?;
     let keys = versions.key_set(alg)?;
     let ring = KeyRing::load(KeySource::File(key_path), alg).await?;
-    let upstream = args.upstream.as_ref().map(|base| Upstream {
-        base: base.trim_end_matches('/').to_owned(),
-        client: reqwest::Client::new(),
-    });
+    let upstream = args.upstream.as_deref().map(upstream).transpose()?;
     // Bind before anything else listens, so a taken port fails fast and clearly.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -209,6 +217,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         let authorizer = KeyedAuthorizer::new(ring, policy, rules);
         let app = Arc::new(App::new(service, authorizer, upstream));
         run_server(listener, app.router()).await
+    })
+}
+
+/// The `--upstream` API, checked at start: an absolute http(s) URL without query.
+fn upstream(base: &str) -> Result<Upstream, CliError> {
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| CliError::Usage(format!("--upstream {base:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        return Err(CliError::Usage(format!(
+            "--upstream {base:?} must be an http or https URL without a query"
+        )));
+    }
+    Ok(Upstream {
+        base: base.trim_end_matches('/').to_owned(),
+        client: reqwest::Client::new(),
     })
 }
 

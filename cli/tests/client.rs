@@ -68,14 +68,17 @@ impl Serve {
     async fn wait_ready(&self) {
         let url = format!("{}/.well-known/jwks.json", self.base);
         for _ in 0..1500 {
-            if let Ok(r) = reqwest::get(&url).await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("tessera serve did not answer: {:?}", self.log.lock().unwrap());
+        panic!(
+            "tessera serve did not answer: {:?}",
+            self.log.lock().unwrap()
+        );
     }
 
     fn add_user(&self, username: &str) {
@@ -135,7 +138,10 @@ async fn sixty_four_requests_across_an_expiry_cause_one_refresh_and_no_401() {
     let serve = Serve::start(SHORT_LIVED).await;
     serve.add_user("alice");
     let client = serve.client();
-    client.login("alice", &Password::new(PASSWORD)).await.unwrap();
+    client
+        .login("alice", &Password::new(PASSWORD))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
     // When 64 requests go out at once
@@ -165,7 +171,11 @@ async fn a_revoked_session_surfaces_as_signed_out() {
     let client = serve.client();
     client.login("bob", &Password::new(PASSWORD)).await.unwrap();
     let revoked = client
-        .send(client.http().delete(format!("{}/auth/sessions", serve.base)))
+        .send(
+            client
+                .http()
+                .delete(format!("{}/auth/sessions", serve.base)),
+        )
         .await
         .unwrap();
     assert_eq!(revoked.status().as_u16(), 204);

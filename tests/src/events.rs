@@ -35,8 +35,7 @@ pub const REST_OPENID_CONFIGURATION: &str =
 /// `events/authorizer-rest-token.json`: a REST API TOKEN authorizer event for `GET /me`.
 pub const AUTHORIZER_REST_TOKEN: &str = include_str!("../../events/authorizer-rest-token.json");
 /// `events/authorizer-rest-request.json`: a REST API REQUEST authorizer event for `GET /me`.
-pub const AUTHORIZER_REST_REQUEST: &str =
-    include_str!("../../events/authorizer-rest-request.json");
+pub const AUTHORIZER_REST_REQUEST: &str = include_str!("../../events/authorizer-rest-request.json");
 /// `events/authorizer-http-v2.json`: an HTTP API payload 2.0 authorizer event for `GET /me`.
 pub const AUTHORIZER_HTTP_V2: &str = include_str!("../../events/authorizer-http-v2.json");
 
@@ -44,14 +43,15 @@ pub const AUTHORIZER_HTTP_V2: &str = include_str!("../../events/authorizer-http-
 const SAMPLE_USERNAME: &str = "alice";
 const PLACEHOLDER: &str = "PLACEHOLDER";
 
-fn parse(sample: &'static str) -> Result<Value, E2eError> {
+/// A sample event as JSON, placeholders and all.
+pub fn parse_sample(sample: &'static str) -> Result<Value, E2eError> {
     serde_json::from_str(sample)
         .map_err(|e| E2eError::Protocol(format!("a sample event is not JSON: {e}")))
 }
 
 /// The sample's `body` with every `from` replaced by `to`.
 fn fill_body(sample: &'static str, fills: &[(&str, &str)]) -> Result<Value, E2eError> {
-    let mut event = parse(sample)?;
+    let mut event = parse_sample(sample)?;
     let mut body = event
         .get("body")
         .and_then(Value::as_str)
@@ -102,12 +102,12 @@ pub fn logout(refresh_token: &str) -> Result<Value, E2eError> {
 
 /// `GET /.well-known/jwks.json`.
 pub fn jwks() -> Result<Value, E2eError> {
-    parse(REST_JWKS)
+    parse_sample(REST_JWKS)
 }
 
 /// `GET /.well-known/openid-configuration`.
 pub fn openid_configuration() -> Result<Value, E2eError> {
-    parse(REST_OPENID_CONFIGURATION)
+    parse_sample(REST_OPENID_CONFIGURATION)
 }
 
 /// Which authorizer event API Gateway sends.
@@ -137,7 +137,7 @@ impl AuthorizerEvent {
             Self::RestRequest => AUTHORIZER_REST_REQUEST,
             Self::HttpV2 => AUTHORIZER_HTTP_V2,
         };
-        let mut event = parse(sample)?;
+        let mut event = parse_sample(sample)?;
         match (self, authorization) {
             (Self::RestToken, Some(value)) => event["authorizationToken"] = json!(value),
             // API Gateway itself answers 401 without calling a TOKEN authorizer when the
@@ -226,7 +226,7 @@ impl GatewayAuthorizer {
     /// Puts this context, and the bearer token the client sent, into a protected route's
     /// sample event.
     fn attach(&self, sample: &'static str, token: &str) -> Result<Value, E2eError> {
-        let mut event = parse(sample)?;
+        let mut event = parse_sample(sample)?;
         let bearer = format!("Bearer {token}");
         event["headers"]["Authorization"] = json!(bearer);
         event["multiValueHeaders"]["Authorization"] = json!([bearer]);

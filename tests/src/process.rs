@@ -83,24 +83,33 @@ impl LambdaProcess {
         let spawned = Instant::now();
         let mut child = command.spawn()?;
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut collectors = Vec::new();
         if let Some(out) = child.stdout.take() {
-            collect(out, logs.clone());
+            collectors.push(collect(out, logs.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            collect(err, logs.clone());
+            collectors.push(collect(err, logs.clone()));
         }
         let ready = tokio::select! {
             ready = emulator.wait_first_poll(BOUND) => ready,
-            status = child.wait() => Err(E2eError::InitFailed(format!(
-                "{name} exited during init ({status:?}): {}",
-                snapshot(&logs).join("\n")
-            ))),
+            status = child.wait() => {
+                // The process is gone, but its last lines (the reason it exited) may still be
+                // in the pipes: read them to the end before reporting.
+                for collector in collectors {
+                    let _ = tokio::time::timeout(BOUND, collector).await;
+                }
+                return Err(E2eError::InitFailed(format!(
+                    "{name} exited during init ({status:?}): {}",
+                    snapshot(&logs).join("\n")
+                )));
+            }
         };
         let first_poll = match ready {
             Ok(at) => at,
+            // Posted to /runtime/init/error: the error document, then what the process logged.
             Err(E2eError::InitFailed(msg)) => {
                 return Err(E2eError::InitFailed(format!(
-                    "{msg}\n{}",
+                    "{name} reported an init error: {msg}\n{}",
                     snapshot(&logs).join("\n")
                 )));
             }
@@ -146,7 +155,11 @@ fn snapshot(logs: &Mutex<Vec<String>>) -> Vec<String> {
     logs.lock().map(|l| l.clone()).unwrap_or_default()
 }
 
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+/// Copies `stream` line by line into `into` until it ends; the handle finishes at its end.
+fn collect(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -154,5 +167,5 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Vec<
                 logs.push(line);
             }
         }
-    });
+    })
 }

@@ -149,7 +149,7 @@ impl Stack {
         KeyFile::load_or_create(&key_file, Algorithm::Es256)
             .map_err(|e| E2eError::Fixture(format!("key file: {e}")))?;
         let table = format!("tessera-e2e-{id}");
-        let store = DynamoStore::from_endpoint(Some(&endpoint), table.as_str()).await;
+        let store = DynamoStore::from_endpoint(Some(endpoint.as_str()), table.as_str()).await;
         store
             .create_table()
             .await

@@ -2,10 +2,11 @@
 //! token inspection, key rotation, the one-shot authorizer, and `--help`.
 
 use serde_json::Value;
+use tessera_token::random_id;
 
-use crate::helpers::{tamper_signature, 
-    Backend, Printed, TestUser, Tokens, assert_oauth_error, assert_token_response, decode,
-    run, spawn_serve, tessera_command,
+use crate::helpers::{
+    Backend, Printed, Server, TestUser, Tokens, assert_oauth_error, assert_token_response, decode,
+    run, spawn_serve, tamper_signature, tessera_command, unix_now,
 };
 
 both_backends!(
@@ -17,7 +18,9 @@ both_backends!(
     admin_session_revoke_kills_that_refresh_token,
     admin_token_inspect_says_valid_or_why_not,
     admin_keys_rotate_while_serving_keeps_earlier_tokens_valid,
-    admin_authorize_rest_token_event_prints_an_allow_policy,
+    admin_keys_rotate_tokens_signed_with_the_new_key_pass_without_a_restart,
+    admin_authorize_rest_token_and_request_events_print_an_allow_policy,
+    admin_authorize_http_v2_event_prints_is_authorized,
 );
 
 /// Gives an existing user; adds the same name again (typed in another case); expects a
@@ -28,14 +31,21 @@ async fn admin_user_add_refuses_an_existing_username(backend: Backend) {
 
     let again = server
         .admin(
-            &["user", "add", &user.username.to_uppercase(), "--password-stdin"],
+            &[
+                "user",
+                "add",
+                &user.username.to_uppercase(),
+                "--password-stdin",
+            ],
             Some("another long password"),
         )
         .await
         .assert_failure();
 
     assert!(
-        again.stderr.contains(&format!("user {} already exists", user.username)),
+        again
+            .stderr
+            .contains(&format!("user {} already exists", user.username)),
         "{}",
         again.stderr
     );
@@ -55,7 +65,9 @@ async fn admin_user_add_refuses_a_short_password(backend: Backend) {
             .await
             .assert_failure();
         assert!(
-            printed.stderr.contains("password must be at least 8 characters"),
+            printed
+                .stderr
+                .contains("password must be at least 8 characters"),
             "{}",
             printed.stderr
         );
@@ -124,7 +136,11 @@ async fn admin_user_disable_makes_login_invalid_grant_and_revokes_sessions(backe
         .admin(&["user", "disable", "no-such-user"], None)
         .await
         .assert_failure();
-    assert!(missing.stderr.contains("no user no-such-user"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no user no-such-user"),
+        "{}",
+        missing.stderr
+    );
 }
 
 /// Gives a user with two sessions; runs `user set-password`; expects both refresh tokens
@@ -170,7 +186,11 @@ async fn admin_session_revoke_kills_that_refresh_token(backend: Backend) {
         .await
         .assert_success();
 
-    assert!(printed.stdout.contains("revoked session"), "{}", printed.stdout);
+    assert!(
+        printed.stdout.contains("revoked session"),
+        "{}",
+        printed.stdout
+    );
     assert_oauth_error(&server.refresh(&victim.refresh).await, 400, "invalid_grant");
     assert_token_response(&server.refresh(&other.refresh).await);
     assert_eq!(server.session_list(&user.username).await, vec![other.sid()]);
@@ -181,8 +201,8 @@ async fn admin_session_revoke_kills_that_refresh_token(backend: Backend) {
     assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
 }
 
-/// Gives an access token, a refresh token, the access token with a flipped signature and
-/// garbage; runs `token inspect`; expects "valid access token" / "valid refresh token" for
+/// Gives an access token, a refresh token, the access token with a flipped signature,
+/// garbage and a correctly signed token that expired an hour ago; runs `token inspect`; expects "valid access token" / "valid refresh token" for
 /// the good ones, and a non-zero exit that says why for the bad ones.
 async fn admin_token_inspect_says_valid_or_why_not(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
@@ -205,13 +225,43 @@ async fn admin_token_inspect_says_valid_or_why_not(backend: Backend) {
         .admin_data(&["token", "inspect", "garbage"], &[])
         .await
         .assert_failure();
+    let minter = server.minter();
+    let mut claims = minter.access_claims(&tokens.sub(), &tokens.sid(), "profile");
+    claims.iat = unix_now() - 7200;
+    claims.nbf = claims.iat;
+    claims.exp = unix_now() - 3600;
+    let expired = server
+        .admin_data(&["token", "inspect", &minter.access(&claims)], &[])
+        .await
+        .assert_failure();
 
-    assert!(access.stdout.contains("verified: a valid access token"), "{}", access.stdout);
-    assert!(access.stdout.contains("\"typ\":\"at+jwt\""), "{}", access.stdout);
-    assert!(refresh.stdout.contains("verified: a valid refresh token"), "{}", refresh.stdout);
-    assert!(bad.stderr.contains("token does not verify"), "{}", bad.stderr);
+    assert!(
+        access.stdout.contains("verified: a valid access token"),
+        "{}",
+        access.stdout
+    );
+    assert!(
+        access.stdout.contains("\"typ\":\"at+jwt\""),
+        "{}",
+        access.stdout
+    );
+    assert!(
+        refresh.stdout.contains("verified: a valid refresh token"),
+        "{}",
+        refresh.stdout
+    );
+    assert!(
+        bad.stderr.contains("token does not verify"),
+        "{}",
+        bad.stderr
+    );
     assert!(bad.stderr.contains("signature"), "{}", bad.stderr);
     assert!(garbage.stderr.contains("not a JWT"), "{}", garbage.stderr);
+    assert!(
+        expired.stderr.contains("token expired"),
+        "{}",
+        expired.stderr
+    );
 }
 
 /// Gives a running server and an access token; runs `keys rotate`; expects the token still
@@ -228,7 +278,11 @@ async fn admin_keys_rotate_while_serving_keeps_earlier_tokens_valid(backend: Bac
         .await
         .assert_success();
 
-    assert!(printed.stdout.contains("new current key"), "{}", printed.stdout);
+    assert!(
+        printed.stdout.contains("new current key"),
+        "{}",
+        printed.stdout
+    );
     assert_eq!(server.get("/me", Some(&before.access)).await.status, 200);
     let server = server.restart().await;
     assert_eq!(server.get("/me", Some(&before.access)).await.status, 200);
@@ -245,48 +299,140 @@ async fn admin_keys_rotate_while_serving_keeps_earlier_tokens_valid(backend: Bac
         .collect();
     assert_eq!(kids.first(), Some(&&new_kid), "current key first: {jwks}");
     assert!(kids.contains(&&old_kid), "{jwks}");
-    // The refresh token from before the rotation still refreshes.
-    assert_token_response(&server.refresh(&before.refresh).await);
+    // The refresh token from before the rotation still refreshes, and a replay within the
+    // grace window still gets the identical successor under the new key set.
+    let successor = Tokens::from_reply(&server.refresh(&before.refresh).await);
+    let replay = Tokens::from_reply(&server.refresh(&before.refresh).await);
+    assert_eq!(replay.refresh, successor.refresh);
 }
 
-/// Gives events/authorizer-rest-token.json with a real access token substituted; runs
-/// `tessera authorize --event FILE` (ISSUER set to the server's, as on the server); expects
-/// an IAM Allow policy for the token's subject with the context; a garbage token prints
-/// `Unauthorized`.
-async fn admin_authorize_rest_token_event_prints_an_allow_policy(backend: Backend) {
+/// Gives a running server and `keys rotate`; presents an access token signed with the new
+/// current key (as a second instance started after the rotation signs it: on AWS, a login
+/// function that cold-started after the secret rotated); expects /me to answer 200 — the
+/// authorizer meets an unknown kid and reloads the key file (DESIGN: "A function that meets
+/// an unknown kid reloads the secret, at most once a minute").
+async fn admin_keys_rotate_tokens_signed_with_the_new_key_pass_without_a_restart(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
-    let tokens: Tokens = TestUser::generate(&server).await.login(&server).await;
-    let template = include_str!("../../../events/authorizer-rest-token.json");
-    assert!(template.contains("PLACEHOLDER"));
-    let good = server.dir().join("event-good.json");
-    let bad = server.dir().join("event-bad.json");
-    std::fs::write(&good, template.replace("PLACEHOLDER", &tokens.access)).unwrap();
-    std::fs::write(&bad, template.replace("PLACEHOLDER", "garbage")).unwrap();
-    let issuer = server.issuer();
-    let env = [("ISSUER", issuer.as_str())];
-
-    let allowed = server
-        .admin_data(&["authorize", "--event", good.to_str().unwrap()], &env)
+    let tokens = TestUser::generate(&server).await.login(&server).await;
+    server
+        .admin_data(&["keys", "rotate"], &[])
         .await
         .assert_success();
-    let refused = server
-        .admin_data(&["authorize", "--event", bad.to_str().unwrap()], &env)
-        .await;
+    let minter = server.minter();
+    let claims = minter.access_claims(&tokens.sub(), &tokens.sid(), "profile");
+    let from_new_key = minter.access(&claims);
+    assert_ne!(
+        decode(&from_new_key).0["kid"],
+        decode(&tokens.access).0["kid"]
+    );
 
-    let policy: Value = serde_json::from_str(&allowed.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", allowed.stdout));
+    let reply = server.get("/me", Some(&from_new_key)).await;
+
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(server.get("/me", Some(&tokens.access)).await.status, 200);
+}
+
+/// Writes `template` with the whole `Authorization` value set to `Bearer <token>`, runs
+/// `tessera authorize --event FILE` on the server's key file (ISSUER set to the server's, as
+/// for the server itself), and returns what it printed.
+async fn authorize(server: &Server, name: &str, template: &str, token: &str) -> Printed {
+    assert!(template.contains("Bearer PLACEHOLDER"), "{name}");
+    let path = server.dir().join(format!("{name}-{}.json", random_id()));
+    std::fs::write(&path, template.replace("PLACEHOLDER", token)).unwrap();
+    let issuer = server.issuer();
+    server
+        .admin_data(
+            &["authorize", "--event", path.to_str().unwrap()],
+            &[("ISSUER", issuer.as_str())],
+        )
+        .await
+}
+
+fn json_out(printed: &Printed) -> Value {
+    serde_json::from_str(&printed.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", printed.stdout))
+}
+
+/// Gives events/authorizer-rest-token.json and events/authorizer-rest-request.json (REST API
+/// TOKEN and REQUEST authorizers) with a real access token; runs `tessera authorize`; expects
+/// an IAM Allow policy for the token's subject with sub, sid, scope and jti in the context;
+/// with a garbage token, the error `Unauthorized` (API Gateway's 401) and no policy.
+async fn admin_authorize_rest_token_and_request_events_print_an_allow_policy(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let tokens: Tokens = TestUser::generate(&server).await.login(&server).await;
     let (_, claims) = decode(&tokens.access);
-    assert_eq!(policy["principalId"], claims["sub"]);
-    let statement = &policy["policyDocument"]["Statement"][0];
-    assert_eq!(statement["Effect"], "Allow", "{policy}");
-    assert_eq!(statement["Action"], "execute-api:Invoke", "{policy}");
-    assert_eq!(policy["context"]["sub"], claims["sub"]);
-    assert_eq!(policy["context"]["sid"], claims["sid"]);
-    assert_eq!(policy["context"]["jti"], claims["jti"]);
-    assert_eq!(policy["context"]["scope"], "profile");
-    assert!(allowed.stderr.contains("verdict: allow"), "{}", allowed.stderr);
-    assert!(refused.stdout.contains("Unauthorized"), "{}", refused.stdout);
-    assert!(!refused.stdout.contains("Allow"), "{}", refused.stdout);
+
+    for (name, template) in [
+        (
+            "rest-token",
+            include_str!("../../../events/authorizer-rest-token.json"),
+        ),
+        (
+            "rest-request",
+            include_str!("../../../events/authorizer-rest-request.json"),
+        ),
+    ] {
+        let allowed = authorize(&server, name, template, &tokens.access)
+            .await
+            .assert_success();
+        let refused = authorize(&server, name, template, "garbage").await;
+
+        let policy = json_out(&allowed);
+        assert_eq!(policy["principalId"], claims["sub"], "{name}");
+        let statement = &policy["policyDocument"]["Statement"][0];
+        assert_eq!(statement["Effect"], "Allow", "{name}: {policy}");
+        assert_eq!(
+            statement["Action"], "execute-api:Invoke",
+            "{name}: {policy}"
+        );
+        for key in ["sub", "sid", "jti"] {
+            assert_eq!(policy["context"][key], claims[key], "{name}: {policy}");
+        }
+        assert_eq!(policy["context"]["scope"], "profile");
+        assert!(
+            allowed.stderr.contains("verdict: allow"),
+            "{}",
+            allowed.stderr
+        );
+        assert!(
+            refused.stdout.contains("Unauthorized"),
+            "{name}: {}",
+            refused.stdout
+        );
+        assert!(
+            !refused.stdout.contains("Allow"),
+            "{name}: {}",
+            refused.stdout
+        );
+    }
+}
+
+/// Gives events/authorizer-http-v2.json (HTTP API, payload 2.0, simple responses) with a real
+/// access token, then with garbage and with the refresh token; runs `tessera authorize`;
+/// expects `{"isAuthorized": true, "context": {sub, sid, scope, jti, ..}}`, then
+/// `isAuthorized: false` with no identity in the context.
+async fn admin_authorize_http_v2_event_prints_is_authorized(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let tokens: Tokens = TestUser::generate(&server).await.login(&server).await;
+    let (_, claims) = decode(&tokens.access);
+    let template = include_str!("../../../events/authorizer-http-v2.json");
+
+    let allowed = authorize(&server, "http-v2", template, &tokens.access)
+        .await
+        .assert_success();
+    let answer = json_out(&allowed);
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+    for key in ["sub", "sid", "jti"] {
+        assert_eq!(answer["context"][key], claims[key], "{answer}");
+    }
+    assert_eq!(answer["context"]["scope"], "profile");
+
+    for bad in ["garbage", tokens.refresh.as_str()] {
+        let refused = authorize(&server, "http-v2", template, bad).await;
+        let answer = json_out(&refused);
+        assert_eq!(answer["isAuthorized"], false, "{answer}");
+        assert!(answer["context"]["sub"].is_null(), "{answer}");
+    }
 }
 
 /// Gives every command; runs it with `--help`; expects an `Example:` with that very command.

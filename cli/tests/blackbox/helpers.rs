@@ -143,7 +143,12 @@ pub fn tessera_command(env: &[(String, String)]) -> Command {
 
 /// Waits for a child to exit, at most [`BOUND`], then kills it and fails the test.
 pub fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + BOUND;
+    wait_within(child, BOUND)
+}
+
+/// Waits for a child to exit, at most `bound`, then kills it and fails the test.
+pub fn wait_within(child: &mut Child, bound: Duration) -> ExitStatus {
+    let deadline = Instant::now() + bound;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
@@ -151,14 +156,19 @@ pub fn wait_bounded(child: &mut Child) -> ExitStatus {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("tessera did not exit within {BOUND:?}");
+            panic!("tessera did not exit within {bound:?}");
         }
         std::thread::sleep(POLL);
     }
 }
 
 /// Runs a command to completion with optional standard input, at most [`BOUND`].
-pub async fn run(mut command: Command, stdin: Option<&str>) -> Output {
+pub async fn run(command: Command, stdin: Option<&str>) -> Output {
+    run_within(command, stdin, BOUND).await
+}
+
+/// Runs a command to completion with optional standard input, at most `bound`.
+pub async fn run_within(mut command: Command, stdin: Option<&str>, bound: Duration) -> Output {
     let stdin = stdin.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
         command
@@ -178,7 +188,7 @@ pub async fn run(mut command: Command, stdin: Option<&str>) -> Output {
         // Drain the pipes on their own threads so a chatty child cannot block on a full pipe.
         let out = drain(child.stdout.take());
         let err = drain(child.stderr.take());
-        let status = wait_bounded(&mut child);
+        let status = wait_within(&mut child, bound);
         Output {
             status,
             stdout: out.join().unwrap(),
@@ -272,6 +282,13 @@ impl ServeOptions {
             addr: None,
             dir: Arc::new(dir),
         }
+    }
+
+    /// Reaches DynamoDB through `endpoint` instead (a [`Outage`] proxy); DynamoDB only.
+    pub fn dynamodb_endpoint(mut self, endpoint: &str) -> Self {
+        let (_, table) = self.store.dynamo.take().unwrap();
+        self.store.dynamo = Some((endpoint.to_owned(), table));
+        self
     }
 
     /// Adds environment variables (the service configuration).
@@ -437,7 +454,8 @@ impl Reply {
     }
 }
 
-async fn read(resp: reqwest::Response) -> Reply {
+/// Reads a whole answer.
+pub async fn read_reply(resp: reqwest::Response) -> Reply {
     Reply {
         status: resp.status().as_u16(),
         headers: resp.headers().clone(),
@@ -453,7 +471,8 @@ impl Server {
 
     /// The issuer its tokens carry (`ISSUER`, by default its own URL).
     pub fn issuer(&self) -> String {
-        self.env_value("ISSUER").unwrap_or_else(|| self.base.clone())
+        self.env_value("ISSUER")
+            .unwrap_or_else(|| self.base.clone())
     }
 
     /// The audience of its access tokens (`AUDIENCE`, by default `tessera`).
@@ -477,8 +496,12 @@ impl Server {
 
     /// POST with a JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
-        self.post_raw(path, Some("application/json"), body.to_string().into_bytes())
-            .await
+        self.post_raw(
+            path,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// POST with a form body (the caller encodes it).
@@ -497,7 +520,7 @@ impl Server {
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
-        read(request.send().await.unwrap()).await
+        read_reply(request.send().await.unwrap()).await
     }
 
     /// A request with `Authorization: Bearer <token>` (or no header for `None`).
@@ -518,7 +541,7 @@ impl Server {
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }
-        read(request.send().await.unwrap()).await
+        read_reply(request.send().await.unwrap()).await
     }
 
     /// GET with a bearer token.
@@ -562,10 +585,7 @@ impl Server {
     /// Runs `tessera <args> --data <data>` (token, keys and authorize commands).
     pub async fn admin_data(&self, args: &[&str], env: &[(&str, &str)]) -> Printed {
         let mut command = tessera_command(&self.env);
-        command
-            .args(args)
-            .arg("--data")
-            .arg(&self.store.data);
+        command.args(args).arg("--data").arg(&self.store.data);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -797,7 +817,11 @@ pub struct Tokens {
 impl Tokens {
     /// Reads a 200 token response.
     pub fn from_reply(reply: &Reply) -> Self {
-        assert_eq!(reply.status, 200, "expected a token response: {}", reply.body);
+        assert_eq!(
+            reply.status, 200,
+            "expected a token response: {}",
+            reply.body
+        );
         let body = reply.json();
         Self {
             access: body["access_token"].as_str().unwrap().to_owned(),
@@ -845,10 +869,22 @@ pub fn assert_token_response(reply: &Reply) -> Value {
         ]
     );
     assert_eq!(body["token_type"], "Bearer");
-    assert!(body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
-    assert!(body["refresh_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
+    assert!(
+        body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
     assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0));
-    assert!(body["refresh_token_expires_in"].as_i64().is_some_and(|s| s > 0));
+    assert!(
+        body["refresh_token_expires_in"]
+            .as_i64()
+            .is_some_and(|s| s > 0)
+    );
     assert!(body["scope"].is_string());
     body
 }
@@ -907,10 +943,7 @@ pub fn form_encode(value: &str) -> String {
 }
 
 /// Polls `probe` (bounded) until it returns `Some`.
-pub async fn eventually<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    probe: impl Fn() -> F,
-) -> T {
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, probe: impl Fn() -> F) -> T {
     let deadline = Instant::now() + BOUND;
     loop {
         if let Some(value) = probe().await {
@@ -930,4 +963,50 @@ pub fn tamper_signature(token: &str) -> String {
     let mut chars: Vec<char> = signature.chars().collect();
     chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
     format!("{head}.{}", chars.into_iter().collect::<String>())
+}
+
+/// A TCP proxy in front of DynamoDB Local that the test can cut: while cut, it drops every
+/// open connection and every new one, as a network partition would.
+pub struct Outage {
+    /// The endpoint to give `tessera` (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Outage {
+    /// Starts the proxy, connected, in front of DynamoDB Local.
+    pub async fn start() -> Self {
+        let target = dynamodb_endpoint();
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    continue; // dropped: the connection is reset at once
+                }
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { endpoint, cut }
+    }
+
+    /// Cuts (`true`) or restores (`false`) the connection to DynamoDB.
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
 }

@@ -18,6 +18,7 @@ both_backends!(
     login_unknown_user_wrong_password_and_disabled_user_get_one_invalid_grant,
     login_repeated_failures_lock_the_account_with_429_and_retry_after,
     login_body_over_16_kib_is_413_before_parsing,
+    login_success_resets_the_failure_count,
 );
 
 /// Gives a user; does a JSON login; expects 200 with exactly the six fields of API.md, the
@@ -30,7 +31,10 @@ async fn login_json_body_answers_200_with_the_token_response(backend: Backend) {
 
     let body = assert_token_response(&reply);
     assert_eq!(body["expires_in"], 900, "ACCESS_TOKEN_TTL default");
-    assert_eq!(body["refresh_token_expires_in"], 2_592_000, "REFRESH_TOKEN_TTL default");
+    assert_eq!(
+        body["refresh_token_expires_in"], 2_592_000,
+        "REFRESH_TOKEN_TTL default"
+    );
     assert_eq!(body["scope"], user.scope.as_str());
     assert_not_echoed(&reply, &user.password);
 }
@@ -67,10 +71,31 @@ async fn login_malformed_body_is_invalid_request(backend: Backend) {
     let pw = &user.password;
 
     let cases: Vec<(&str, String)> = vec![
-        ("application/json", format!("{{\"username\": \"{}\", \"password\": \"{pw}\"", user.username)),
-        ("application/json", format!("[\"{}\", \"{pw}\"]", user.username)),
-        ("application/json", format!("{{\"username\": [\"{}\"], \"password\": \"{pw}\"}}", user.username)),
-        ("application/json", format!("{{\"username\": \"{}\", \"password\": 12345678}}", user.username)),
+        (
+            "application/json",
+            format!(
+                "{{\"username\": \"{}\", \"password\": \"{pw}\"",
+                user.username
+            ),
+        ),
+        (
+            "application/json",
+            format!("[\"{}\", \"{pw}\"]", user.username),
+        ),
+        (
+            "application/json",
+            format!(
+                "{{\"username\": [\"{}\"], \"password\": \"{pw}\"}}",
+                user.username
+            ),
+        ),
+        (
+            "application/json",
+            format!(
+                "{{\"username\": \"{}\", \"password\": 12345678}}",
+                user.username
+            ),
+        ),
         (
             "application/x-www-form-urlencoded",
             format!("username={0}&username={0}&password={pw}", user.username),
@@ -106,7 +131,10 @@ async fn login_missing_or_empty_fields_are_invalid_request(backend: Backend) {
     }
     for form in [
         format!("grant_type=password&username={}", user.username),
-        format!("grant_type=password&password={}", form_encode(&user.password)),
+        format!(
+            "grant_type=password&password={}",
+            form_encode(&user.password)
+        ),
         format!(
             "grant_type=password&username=&password={}",
             form_encode(&user.password)
@@ -171,7 +199,9 @@ async fn login_unknown_user_wrong_password_and_disabled_user_get_one_invalid_gra
         .assert_success();
 
     let unknown = server.login("nobody-at-all", &user.password).await;
-    let wrong = server.login(&user.username, "not the password at all").await;
+    let wrong = server
+        .login(&user.username, "not the password at all")
+        .await;
     let off = server.login(&disabled.username, &disabled.password).await;
 
     for reply in [&unknown, &wrong, &off] {
@@ -206,16 +236,47 @@ async fn login_repeated_failures_lock_the_account_with_429_and_retry_after(backe
     assert_not_echoed(&locked, &user.password);
 }
 
-/// Gives a 17 KiB body that is not even valid JSON (and the same as a form); expects 413
-/// with the OAuth error body: the size is refused before any parsing.
+/// Gives a 17 KiB body that is not even valid JSON (and the same as a form) to login, and
+/// to refresh and logout too; expects 413 with the OAuth error body: the size is refused
+/// before any parsing.
 async fn login_body_over_16_kib_is_413_before_parsing(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
     let big = vec![b'{'; 17 * 1024];
 
-    for content_type in ["application/json", "application/x-www-form-urlencoded", "text/plain"] {
-        let reply = server
-            .post_raw("/auth/login", Some(content_type), big.clone())
-            .await;
-        assert_oauth_error(&reply, 413, "invalid_request");
+    for path in ["/auth/login", "/auth/refresh", "/auth/logout"] {
+        for content_type in [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+        ] {
+            let reply = server.post_raw(path, Some(content_type), big.clone()).await;
+            assert_oauth_error(&reply, 413, "invalid_request");
+        }
     }
+}
+
+/// Gives LOGIN_LOCKOUT_THRESHOLD=3; does two failures, a success, then two more failures;
+/// expects the account not locked (only consecutive failures count): the next good login
+/// answers 200.
+async fn login_success_resets_the_failure_count(backend: Backend) {
+    let server = spawn_serve(backend, &[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
+    let user = TestUser::generate(&server).await;
+
+    for _ in 0..2 {
+        assert_oauth_error(
+            &server.login(&user.username, "wrong password!").await,
+            400,
+            "invalid_grant",
+        );
+    }
+    user.login(&server).await;
+    for _ in 0..2 {
+        assert_oauth_error(
+            &server.login(&user.username, "wrong password!").await,
+            400,
+            "invalid_grant",
+        );
+    }
+
+    assert_token_response(&server.login(&user.username, &user.password).await);
 }

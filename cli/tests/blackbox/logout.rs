@@ -4,8 +4,8 @@ use serde_json::json;
 use tessera_token::RefreshClaims;
 
 use crate::helpers::{
-    Backend, TestUser, assert_oauth_error, assert_token_response, decode, form_encode,
-    spawn_serve, unix_now,
+    Backend, TestUser, assert_oauth_error, assert_token_response, decode, form_encode, spawn_serve,
+    unix_now,
 };
 
 both_backends!(
@@ -27,8 +27,15 @@ async fn logout_answers_204_and_the_refresh_token_then_fails(backend: Backend) {
 
     assert_eq!(reply.status, 204, "{}", reply.body);
     assert!(reply.body.is_empty());
-    assert_oauth_error(&server.refresh(&leaving.refresh).await, 400, "invalid_grant");
-    assert_eq!(server.session_list(&user.username).await, vec![staying.sid()]);
+    assert_oauth_error(
+        &server.refresh(&leaving.refresh).await,
+        400,
+        "invalid_grant",
+    );
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![staying.sid()]
+    );
     assert_token_response(&server.refresh(&staying.refresh).await);
 }
 
@@ -47,7 +54,10 @@ async fn logout_form_body_answers_204_and_revokes(backend: Backend) {
         )
         .await;
     let by_rfc_name = server
-        .post_form("/auth/logout", &format!("token={}", form_encode(&b.refresh)))
+        .post_form(
+            "/auth/logout",
+            &format!("token={}", form_encode(&b.refresh)),
+        )
         .await;
 
     assert_eq!(by_name.status, 204, "{}", by_name.body);
@@ -96,7 +106,11 @@ async fn logout_already_revoked_garbage_expired_or_unknown_token_is_still_204(ba
 async fn logout_missing_or_malformed_body_is_invalid_request(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
 
-    for body in [json!({}), json!({"refresh_token": ""}), json!({"refresh_token": 7})] {
+    for body in [
+        json!({}),
+        json!({"refresh_token": ""}),
+        json!({"refresh_token": 7}),
+    ] {
         let reply = server.post_json("/auth/logout", &body).await;
         assert_oauth_error(&reply, 400, "invalid_request");
     }

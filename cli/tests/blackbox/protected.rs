@@ -11,9 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{tamper_signature, 
-    Backend, Server, TestUser, Tokens, assert_token_response, assert_unauthorized, compact,
-    decode, eventually, spawn_serve, unix_now,
+use crate::helpers::{
+    Backend, Server, TestUser, Tokens, assert_token_response, assert_unauthorized, compact, decode,
+    eventually, spawn_serve, tamper_signature, unix_now,
 };
 
 both_backends!(
@@ -111,8 +111,9 @@ async fn protected_wrong_scheme_is_401(backend: Backend) {
     assert_accepted(&server, t).await;
 }
 
-/// Gives garbage, a three-dot string, a token with a flipped signature character and one
-/// whose claims were edited (scope raised, signature kept); expects 401.
+/// Gives garbage, a three-dot string, a token with a flipped signature character, one whose
+/// claims were edited (scope raised, signature kept) and a well-formed token signed by a
+/// stranger's key; expects 401.
 async fn protected_garbage_or_tampered_token_is_401(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
     let tokens = logged_in(&server).await;
@@ -127,7 +128,31 @@ async fn protected_garbage_or_tampered_token_is_401(backend: Backend) {
         parts[2]
     );
 
-    for token in ["garbage", "a.b.c", "....", &flipped, &raised, "eyJ.eyJ.sig"] {
+    // Well-formed and signed, but by a key that is not the server's.
+    let stranger = tessera_token::KeySet::from_secrets(
+        tessera_token::Algorithm::Es256,
+        &tessera_token::SecretValue::generate(),
+        &[],
+    )
+    .unwrap();
+    let claims_now = server
+        .minter()
+        .access_claims(&tokens.sub(), &tokens.sid(), "profile");
+    let foreign = stranger
+        .issue_access(&claims_now)
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+
+    for token in [
+        "garbage",
+        "a.b.c",
+        "....",
+        &flipped,
+        &raised,
+        "eyJ.eyJ.sig",
+        &foreign,
+    ] {
         assert_refused(&server, Some(format!("Bearer {token}"))).await;
     }
 }
@@ -155,11 +180,11 @@ async fn protected_expired_or_not_yet_valid_token_is_401(backend: Backend) {
     assert_accepted(&server, &minter.access(&valid)).await;
 }
 
-/// Gives ACCESS_TOKEN_TTL=3 and TOKEN_LEEWAY=0; calls /me at once, then polls (bounded) until
+/// Gives ACCESS_TOKEN_TTL=5 and TOKEN_LEEWAY=0; calls /me at once, then polls (bounded) until
 /// the token has expired; expects 200 first, then the 401 of API.md, and a refresh giving a
 /// working access token again.
 async fn protected_access_token_expires_after_access_token_ttl(backend: Backend) {
-    let server = spawn_serve(backend, &[("ACCESS_TOKEN_TTL", "3"), ("TOKEN_LEEWAY", "0")]).await;
+    let server = spawn_serve(backend, &[("ACCESS_TOKEN_TTL", "5"), ("TOKEN_LEEWAY", "0")]).await;
     let tokens = logged_in(&server).await;
     assert_eq!(server.get("/me", Some(&tokens.access)).await.status, 200);
 
@@ -187,8 +212,16 @@ async fn protected_wrong_issuer_or_audience_is_401(backend: Backend) {
     let mut wrong_aud = valid.clone();
     wrong_aud.aud = "some-other-api".to_owned();
 
-    assert_refused(&server, Some(format!("Bearer {}", minter.access(&wrong_iss)))).await;
-    assert_refused(&server, Some(format!("Bearer {}", minter.access(&wrong_aud)))).await;
+    assert_refused(
+        &server,
+        Some(format!("Bearer {}", minter.access(&wrong_iss))),
+    )
+    .await;
+    assert_refused(
+        &server,
+        Some(format!("Bearer {}", minter.access(&wrong_aud))),
+    )
+    .await;
     assert_accepted(&server, &minter.access(&valid)).await;
 }
 
@@ -208,7 +241,10 @@ fn hs256(key: &[u8], header: &Value, claims: &Value) -> String {
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), signing_input.as_bytes());
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, key),
+        signing_input.as_bytes(),
+    );
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
@@ -236,7 +272,11 @@ async fn protected_alg_none_and_hs256_signed_with_the_public_key_are_401(backend
         forged.push(compact(&none, &claims, b"sig"));
     }
     let hs = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
-    for key in [jwk.to_string().into_bytes(), point, jwks.body.clone().into_bytes()] {
+    for key in [
+        jwk.to_string().into_bytes(),
+        point,
+        jwks.body.clone().into_bytes(),
+    ] {
         forged.push(hs256(&key, &hs, &claims));
     }
 

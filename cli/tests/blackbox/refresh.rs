@@ -4,9 +4,10 @@
 use serde_json::json;
 use tessera_token::{RefreshClaims, random_id};
 
-use crate::helpers::{tamper_signature, 
-    Backend, ServeOptions, TestUser, Tokens, assert_not_echoed, assert_oauth_error,
-    assert_token_response, decode, form_encode, spawn_serve, unix_now,
+use crate::helpers::{
+    Backend, Outage, ServeOptions, TestUser, Tokens, assert_not_echoed, assert_oauth_error,
+    assert_token_response, decode, eventually, form_encode, spawn_serve, tamper_signature,
+    unix_now,
 };
 
 both_backends!(
@@ -20,6 +21,9 @@ both_backends!(
     refresh_unknown_session_is_invalid_grant,
     refresh_token_over_8_kib_is_invalid_grant,
     refresh_missing_field_is_invalid_request,
+    refresh_same_token_sent_concurrently_within_grace_gets_one_successor,
+    refresh_after_the_idle_timeout_is_invalid_grant,
+    refresh_store_unavailable_is_503_and_the_same_token_works_after,
 );
 
 /// Gives a logged-in user; refreshes; expects 200 with the token response shape, a refresh
@@ -155,7 +159,11 @@ async fn refresh_tampered_garbage_or_expired_token_is_invalid_grant(backend: Bac
     let (_, claims) = decode(&tokens.refresh);
     let mut claims: RefreshClaims = serde_json::from_value(claims).unwrap();
     // The minter signs exactly as the server does: the same claims give the same token.
-    assert_eq!(minter.refresh(&claims), tokens.refresh, "minter sanity check");
+    assert_eq!(
+        minter.refresh(&claims),
+        tokens.refresh,
+        "minter sanity check"
+    );
 
     let tampered_sig = tamper_signature(&tokens.refresh);
     let parts: Vec<&str> = tokens.refresh.split('.').collect();
@@ -248,24 +256,113 @@ async fn refresh_missing_field_is_invalid_request(backend: Backend) {
     assert_oauth_error(&wrong_type, 400, "invalid_request");
 }
 
-/// Gives a SQLite server whose database another process holds the write lock of; refreshes;
-/// expects 503 `temporarily_unavailable` with `Retry-After`, then, with the lock released,
-/// the very same token refreshes (the session was untouched).
-#[tokio::test]
-async fn refresh_store_unavailable_is_503_and_the_same_token_works_after() {
-    let server = ServeOptions::new(Backend::Sqlite).spawn().await;
+/// Gives a store that cannot answer — on SQLite another process holding the write lock past
+/// the busy timeout, on DynamoDB the network to it cut; refreshes; expects 503
+/// `temporarily_unavailable` with `Retry-After`, then, with the store back, the very same
+/// token refreshes (the session was untouched).
+async fn refresh_store_unavailable_is_503_and_the_same_token_works_after(backend: Backend) {
+    let outage = match backend {
+        Backend::Sqlite => None,
+        Backend::Dynamo => Some(Outage::start().await),
+    };
+    let mut options = ServeOptions::new(backend);
+    if let Some(outage) = &outage {
+        options = options.dynamodb_endpoint(&outage.endpoint);
+    }
+    let server = options.spawn().await;
     let user = TestUser::generate(&server).await;
     let tokens = user.login(&server).await;
-    let db = server.store.data.join("tessera.db");
-    let blocker = rusqlite::Connection::open(&db).unwrap();
-    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
 
-    let reply = server.refresh(&tokens.refresh).await;
+    let reply = match &outage {
+        None => {
+            let db = server.store.data.join("tessera.db");
+            let blocker = rusqlite::Connection::open(&db).unwrap();
+            blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            let reply = server.refresh(&tokens.refresh).await;
+            blocker.execute_batch("ROLLBACK").unwrap();
+            reply
+        }
+        Some(outage) => {
+            outage.set_cut(true);
+            let reply = server.refresh(&tokens.refresh).await;
+            outage.set_cut(false);
+            reply
+        }
+    };
 
-    blocker.execute_batch("ROLLBACK").unwrap();
-    drop(blocker);
     assert_oauth_error(&reply, 503, "temporarily_unavailable");
     let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
     assert!(retry_after > 0);
     assert_token_response(&server.refresh(&tokens.refresh).await);
+}
+
+/// Gives the default grace window and one refresh token sent five times at once (a client
+/// racing itself); expects five 200s carrying the one identical successor, which then
+/// refreshes, and the session alive.
+async fn refresh_same_token_sent_concurrently_within_grace_gets_one_successor(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let r0 = user.login(&server).await;
+
+    let replies = refresh_concurrently(&server, &r0.refresh, 5).await;
+
+    let successors: Vec<String> = replies
+        .iter()
+        .map(|reply| {
+            assert_token_response(reply);
+            Tokens::from_reply(reply).refresh
+        })
+        .collect();
+    assert!(
+        successors.iter().all(|s| *s == successors[0]),
+        "{successors:?}"
+    );
+    assert_token_response(&server.refresh(&successors[0]).await);
+    assert_eq!(server.session_list(&user.username).await, vec![r0.sid()]);
+}
+
+/// Sends the same refresh request `n` times concurrently.
+async fn refresh_concurrently(
+    server: &crate::helpers::Server,
+    token: &str,
+    n: usize,
+) -> Vec<crate::helpers::Reply> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let http = server.http.clone();
+        let url = server.url("/auth/refresh");
+        let body = json!({ "refresh_token": token }).to_string();
+        set.spawn(async move {
+            let request = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body);
+            crate::helpers::read_reply(request.send().await.unwrap()).await
+        });
+    }
+    set.join_all().await
+}
+
+/// Gives REFRESH_IDLE_TTL=2 and a session left unused; waits (bounded poll of GET
+/// /auth/sessions, which lists live sessions only) until it has idled out; expects its
+/// refresh token, whose signature is still valid for 30 days, to be refused with
+/// `invalid_grant`: the store, not the signature, decides.
+async fn refresh_after_the_idle_timeout_is_invalid_grant(backend: Backend) {
+    let server = spawn_serve(backend, &[("REFRESH_IDLE_TTL", "2")]).await;
+    let user = TestUser::generate(&server).await;
+    let tokens = user.login(&server).await;
+
+    eventually("the session idles out", || async {
+        let list = server.get("/auth/sessions", Some(&tokens.access)).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let reply = server.refresh(&tokens.refresh).await;
+
+    assert_oauth_error(&reply, 400, "invalid_grant");
 }

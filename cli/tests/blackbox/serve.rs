@@ -2,12 +2,13 @@
 //! request log, and the gateway's answers for unknown routes.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 
 use crate::helpers::{
     Backend, Printed, ServeOptions, TempDir, TestUser, Tokens, assert_token_response,
-    assert_unauthorized, run, spawn_serve, tessera_command,
+    assert_unauthorized, run, run_within, spawn_serve, tessera_command,
 };
 
 both_backends!(
@@ -18,6 +19,38 @@ both_backends!(
     serve_request_log_has_method_path_status_and_never_a_token,
     serve_unknown_route_is_404_and_wrong_method_is_405,
 );
+
+/// Gives a DynamoDB endpoint and a table that does not exist, without `--create-table`;
+/// runs `tessera serve`; expects it to refuse to start (non-zero exit, an error naming the
+/// table) rather than listen and answer 500 to every request.
+#[tokio::test]
+async fn serve_missing_dynamodb_table_without_create_table_fails_at_start() {
+    let endpoint = crate::helpers::dynamodb_endpoint();
+    let dir = TempDir::new("missing-table");
+    let table = format!(
+        "tessera-missing-{}",
+        tessera_token::random_id().to_ascii_lowercase()
+    );
+    let mut command = tessera_command(&[]);
+    command
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--dynamodb-endpoint",
+            &endpoint,
+        ])
+        .args(["--table", &table, "--data"])
+        .arg(dir.path().join("data"));
+
+    // A server that starts anyway never exits: give it a few seconds, not the full bound.
+    let printed: Printed = run_within(command, None, Duration::from_secs(10))
+        .await
+        .into();
+
+    let printed = printed.assert_failure();
+    assert!(printed.stderr.contains(&table), "{}", printed.stderr);
+}
 
 /// Gives a server with a logged-in user; stops it (SIGTERM) and starts it again on the same
 /// data folder (and table); expects the refresh token from before to refresh, the access
@@ -33,8 +66,14 @@ async fn serve_sessions_and_keys_survive_a_restart(backend: Backend) {
     assert_eq!(server.get("/me", Some(&before.access)).await.status, 200);
     let after = Tokens::from_reply(&server.refresh(&before.refresh).await);
     assert_eq!(after.sid(), before.sid());
-    assert_eq!(server.get("/.well-known/jwks.json", None).await.json(), jwks_before);
-    assert_eq!(server.session_list(&user.username).await, vec![before.sid()]);
+    assert_eq!(
+        server.get("/.well-known/jwks.json", None).await.json(),
+        jwks_before
+    );
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![before.sid()]
+    );
 }
 
 /// What the test upstream saw.
@@ -143,7 +182,10 @@ async fn serve_upstream_is_not_called_for_a_bad_token(backend: Backend) {
     }
 
     assert!(seen.lock().unwrap().is_empty());
-    assert_eq!(server.get("/orders/7", Some(&tokens.access)).await.status, 201);
+    assert_eq!(
+        server.get("/orders/7", Some(&tokens.access)).await.status,
+        201
+    );
 }
 
 /// Gives a running server; sends it SIGTERM; expects a graceful exit with code 0.
@@ -155,7 +197,11 @@ async fn serve_sigterm_exits_gracefully_with_code_0(backend: Backend) {
     let status = server.terminate();
 
     assert_eq!(status.code(), Some(0), "{status}");
-    assert!(server.stderr().contains("shutting down"), "{}", server.stderr());
+    assert!(
+        server.stderr().contains("shutting down"),
+        "{}",
+        server.stderr()
+    );
 }
 
 /// Gives a login, a refresh, /me with the token in the header and in the query string, and
@@ -167,11 +213,25 @@ async fn serve_request_log_has_method_path_status_and_never_a_token(backend: Bac
     let tokens = user.login(&server).await;
     let next = Tokens::from_reply(&server.refresh(&tokens.refresh).await);
     let me = server
-        .get(&format!("/me?access_token={}", next.access), Some(&next.access))
+        .get(
+            &format!("/me?access_token={}", next.access),
+            Some(&next.access),
+        )
         .await;
     assert_eq!(me.status, 200);
     let failed = server.login(&user.username, "a wrong password here").await;
     assert_eq!(failed.status, 400);
+    // Credentials in a query string are ignored by the service and must not reach the log.
+    let query = server
+        .post_json(
+            &format!("/auth/login?password={}", user.password),
+            &serde_json::json!({"username": user.username, "password": user.password}),
+        )
+        .await;
+    assert_eq!(query.status, 200);
+    // A refused token is logged by reason, never by value.
+    let refused = crate::helpers::tamper_signature(&next.refresh);
+    assert_eq!(server.refresh(&refused).await.status, 400);
 
     let has = |line: &str, method: &str, path: &str, status: &str| {
         line.contains(&format!("method={method}"))
@@ -197,6 +257,7 @@ async fn serve_request_log_has_method_path_status_and_never_a_token(backend: Bac
         next.refresh.as_str(),
         user.password.as_str(),
         "a wrong password here",
+        refused.as_str(),
     ] {
         assert!(!log.contains(secret), "stderr holds a secret:\n{log}");
         // Not even the signature part alone.
@@ -234,7 +295,9 @@ async fn serve_port_taken_is_a_clear_error_and_nonzero_exit() {
 
     let printed = printed.assert_failure();
     assert!(
-        printed.stderr.contains(&format!("error: cannot listen on {addr}")),
+        printed
+            .stderr
+            .contains(&format!("error: cannot listen on {addr}")),
         "{}",
         printed.stderr
     );
@@ -258,9 +321,10 @@ async fn serve_data_folder_not_writable_is_a_clear_error_and_nonzero_exit() {
         let printed: Printed = run(command, None).await.into();
         let printed = printed.assert_failure();
         assert!(
-            printed
-                .stderr
-                .contains(&format!("error: data folder {} is not writable", data.display())),
+            printed.stderr.contains(&format!(
+                "error: data folder {} is not writable",
+                data.display()
+            )),
             "{}",
             printed.stderr
         );
@@ -279,4 +343,57 @@ async fn serve_and_admin_commands_share_the_sqlite_folder() {
 
     assert!(list.stdout.contains(&user.username));
     assert_token_response(&server.refresh(&tokens.refresh).await);
+}
+
+/// Gives invalid values for configuration variables, one at a time; runs `tessera serve`;
+/// expects a non-zero exit and an error naming the variable, before anything listens.
+#[tokio::test]
+async fn serve_invalid_configuration_fails_at_start_naming_the_variable() {
+    let dir = TempDir::new("bad-config");
+    for (name, value) in [
+        ("ACCESS_TOKEN_TTL", "fifteen minutes"),
+        ("ACCESS_TOKEN_TTL", "0"),
+        ("REFRESH_REUSE_GRACE", "100000"),
+        ("TOKEN_LEEWAY", "3600"),
+        ("ACCESS_TOKEN_ALG", "none"),
+        ("LOGIN_LOCKOUT_THRESHOLD", "-1"),
+        ("AUTHORIZER_SCOPE_RULES", "this is not a rule"),
+    ] {
+        let mut command = tessera_command(&[(name.to_owned(), value.to_owned())]);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"));
+        let printed: Printed = run(command, None).await.into();
+        let printed = printed.assert_failure();
+        assert!(
+            printed.stderr.contains(name),
+            "{name}={value}: {}",
+            printed.stderr
+        );
+    }
+}
+
+/// Gives a first start; expects the data folder private to the user (0700) and the key file
+/// 0600; then, with the key file made group-readable, a restart refuses to start and says
+/// to chmod it.
+#[tokio::test]
+async fn serve_data_folder_and_key_file_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut server = spawn_serve(Backend::Sqlite, &[]).await;
+    let data = server.store.data.clone();
+    let keys = data.join("keys.json");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&keys), 0o600);
+    assert!(server.terminate().success());
+
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut command = tessera_command(&[]);
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&data);
+    let printed: Printed = run(command, None).await.into();
+    let printed = printed.assert_failure();
+    assert!(printed.stderr.contains("chmod 600"), "{}", printed.stderr);
 }

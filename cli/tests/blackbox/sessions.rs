@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::helpers::{
-    Backend, TestUser, assert_oauth_error, assert_token_response, assert_unauthorized,
-    spawn_serve,
+    Backend, TestUser, Tokens, assert_oauth_error, assert_token_response, assert_unauthorized,
+    read_reply, spawn_serve,
 };
 
 both_backends!(
@@ -30,14 +30,24 @@ fn sids(list: &Value) -> Vec<String> {
 /// Gives a user with three sessions (one logged out) and another user with one; lists with
 /// the second session's access token; expects 200 with exactly the two live sessions, every
 /// API.md field, `current: true` on the caller's own only, and `Cache-Control: no-store`.
-async fn sessions_list_shows_only_the_callers_live_sessions_with_current_marked(
-    backend: Backend,
-) {
+async fn sessions_list_shows_only_the_callers_live_sessions_with_current_marked(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
     let user = TestUser::generate(&server).await;
     let other = TestUser::generate(&server).await;
     let first = user.login(&server).await;
-    let caller = user.login(&server).await;
+    let caller = Tokens::from_reply(
+        &read_reply(
+            server
+                .http
+                .post(server.url("/auth/login"))
+                .header("user-agent", "blackbox-test/1.0")
+                .json(&serde_json::json!({"username": user.username, "password": user.password}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
     let gone = user.login(&server).await;
     let _others = other.login(&server).await;
     assert_eq!(server.logout(&gone.refresh).await.status, 204);
@@ -73,7 +83,12 @@ async fn sessions_list_shows_only_the_callers_live_sessions_with_current_marked(
         let is_caller = session["sid"] == caller.sid().as_str();
         assert_eq!(session["current"], is_caller, "{session}");
         assert_eq!(session["source_ip"], "127.0.0.1");
-        assert!(session["created_at"].as_i64().unwrap() <= session["last_used_at"].as_i64().unwrap());
+        if is_caller {
+            assert_eq!(session["user_agent"], "blackbox-test/1.0");
+        }
+        assert!(
+            session["created_at"].as_i64().unwrap() <= session["last_used_at"].as_i64().unwrap()
+        );
         assert!(session["expires_at"].as_i64().unwrap() > session["created_at"].as_i64().unwrap());
     }
 }
@@ -87,13 +102,19 @@ async fn sessions_delete_one_answers_204_and_its_refresh_token_dies(backend: Bac
     let caller = user.login(&server).await;
 
     let reply = server
-        .delete(&format!("/auth/sessions/{}", victim.sid()), Some(&caller.access))
+        .delete(
+            &format!("/auth/sessions/{}", victim.sid()),
+            Some(&caller.access),
+        )
         .await;
 
     assert_eq!(reply.status, 204, "{}", reply.body);
     assert_oauth_error(&server.refresh(&victim.refresh).await, 400, "invalid_grant");
     assert_token_response(&server.refresh(&caller.refresh).await);
-    assert_eq!(server.session_list(&user.username).await, vec![caller.sid()]);
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![caller.sid()]
+    );
 }
 
 /// Gives two users; the first deletes the second's sid, and a sid that does not exist;
@@ -106,7 +127,10 @@ async fn sessions_delete_another_users_sid_is_404_and_leaves_it_alone(backend: B
     let target = alice.login(&server).await;
 
     let reply = server
-        .delete(&format!("/auth/sessions/{}", target.sid()), Some(&attacker.access))
+        .delete(
+            &format!("/auth/sessions/{}", target.sid()),
+            Some(&attacker.access),
+        )
         .await;
     let unknown = server
         .delete("/auth/sessions/no-such-session", Some(&attacker.access))
@@ -114,7 +138,10 @@ async fn sessions_delete_another_users_sid_is_404_and_leaves_it_alone(backend: B
 
     assert_oauth_error(&reply, 404, "not_found");
     assert_oauth_error(&unknown, 404, "not_found");
-    assert_eq!(server.session_list(&alice.username).await, vec![target.sid()]);
+    assert_eq!(
+        server.session_list(&alice.username).await,
+        vec![target.sid()]
+    );
     assert_token_response(&server.refresh(&target.refresh).await);
 }
 
@@ -155,5 +182,8 @@ async fn sessions_without_a_token_are_401(backend: Backend) {
             .delete(&format!("/auth/sessions/{}", tokens.sid()), None)
             .await,
     );
-    assert_eq!(server.session_list(&user.username).await, vec![tokens.sid()]);
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![tokens.sid()]
+    );
 }

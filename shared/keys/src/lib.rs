@@ -287,7 +287,9 @@ pub struct KeyRing {
     source: KeySource,
     alg: Algorithm,
     keys: RwLock<Arc<KeySet>>,
-    last_reload: tokio::sync::Mutex<Instant>,
+    /// When the last reload for an unknown kid happened; `None` before the first, so a
+    /// rotation right after start is picked up at once.
+    last_reload: tokio::sync::Mutex<Option<Instant>>,
     min_interval: Duration,
 }
 
@@ -299,7 +301,7 @@ impl KeyRing {
             source,
             alg,
             keys: RwLock::new(Arc::new(keys)),
-            last_reload: tokio::sync::Mutex::new(Instant::now()),
+            last_reload: tokio::sync::Mutex::new(None),
             min_interval: DEFAULT_RELOAD_INTERVAL,
         })
     }
@@ -323,10 +325,10 @@ impl KeyRing {
     /// the token as it would have anyway). A failed read counts as a reload too.
     pub async fn reload_for_unknown_kid(&self) -> Result<Option<Arc<KeySet>>, KeysError> {
         let mut last = self.last_reload.lock().await;
-        if last.elapsed() < self.min_interval {
+        if last.is_some_and(|at| at.elapsed() < self.min_interval) {
             return Ok(None);
         }
-        *last = Instant::now();
+        *last = Some(Instant::now());
         let keys = Arc::new(self.source.fetch().await?.key_set(self.alg)?);
         match self.keys.write() {
             Ok(mut slot) => *slot = keys.clone(),

@@ -18,7 +18,22 @@ pub(super) fn classify<E>(operation: &str, err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(&err).to_string();
+    // The service's own code and message when it answered; the error chain otherwise (a
+    // timeout or connection failure). Never the raw response: it carries every header.
+    let detail = match &err {
+        SdkError::ServiceError(service) => match (service.err().code(), service.err().message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => format!("http {}", service.raw().status().as_u16()),
+        },
+        SdkError::ResponseError(response) => {
+            format!(
+                "unreadable response, http {}",
+                response.raw().status().as_u16()
+            )
+        }
+        _ => DisplayErrorContext(&err).to_string(),
+    };
     match &err {
         SdkError::TimeoutError(_) => {
             StoreError::unavailable(format!("dynamodb {operation} timed out: {detail}"))

@@ -209,6 +209,28 @@ impl DynamoStore {
         self.enable_ttl().await
     }
 
+    /// Checks at start that the table exists, so a wrong name or endpoint fails at once
+    /// instead of answering 500 to every request: [`StoreError::NotFound`] when it does not.
+    pub async fn check_table(&self) -> Result<(), StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(classify("DescribeTable", err)),
+        }
+    }
+
     async fn wait_until_active(&self) -> Result<(), StoreError> {
         for _ in 0..TABLE_POLL_ATTEMPTS {
             let described = self

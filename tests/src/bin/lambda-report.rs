@@ -1,0 +1,395 @@
+//! `lambda-report`: how each Tessera function binary compares with the empty function, the
+//! floor every Lambda in Rust pays. For every binary in `TESSERA_BIN_DIR` it reports the
+//! median init time (spawn to the first poll for an event), the median and p99 time per
+//! invocation, the peak resident set (`VmHWM`) and the stripped binary size, each also as a
+//! ratio to `tessera-empty`, as a Markdown table on stdout.
+//!
+//! Usage: `lambda-report [--runs N] [--invocations M]` (defaults 5 and 200), with
+//! `TESSERA_BIN_DIR` (build with `cargo build --release --bins` and point it at
+//! `target/release`: debug numbers mean nothing) and `TESSERA_TEST_DYNAMODB_ENDPOINT`
+//! (`scripts/dynamodb-local start`).
+//!
+//! What each function is fed, per invocation:
+//! - the authorizer: a REST TOKEN event with a distinct, freshly issued access token every
+//!   time, so no cache can flatter it;
+//! - login: only [`LOGIN_INVOCATIONS`] per run, as its time is Argon2id's by design;
+//! - refresh: the refresh token the previous invocation answered (a real rotation each time);
+//! - logout: the same refresh token each time (the first call revokes the session, the rest
+//!   revoke it again: the same verification and the same one DynamoDB update);
+//! - sessions: the list of the caller's sessions; jwks, me: their sample events;
+//! - the empty function: the authorizer's event, answered with `{}`.
+//!
+//! Times are wall-clock on this machine, through the emulator on loopback: compare the
+//! ratios, not the absolute numbers, with what Lambda reports.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera_e2e::E2eError;
+use tessera_e2e::emulator::Outcome;
+use tessera_e2e::events::{self, AuthorizerEvent, Encoding, GatewayAuthorizer, ProxyResponse};
+use tessera_e2e::process::{LambdaProcess, bin_dir, binary};
+use tessera_e2e::stack::{Stack, TestUser, access_claims, now};
+use tessera_token::KeySet;
+
+/// Login invocations per run: enough for a median, few enough that Argon2id (tens of
+/// milliseconds each, by design) does not dominate the report's running time.
+const LOGIN_INVOCATIONS: usize = 5;
+
+/// The binaries reported, the floor first.
+const BINARIES: [&str; 8] = [
+    "tessera-empty",
+    "tessera-authorizer",
+    "tessera-login",
+    "tessera-refresh",
+    "tessera-logout",
+    "tessera-sessions",
+    "tessera-jwks",
+    "tessera-me",
+];
+
+struct Options {
+    runs: usize,
+    invocations: usize,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        runs: 5,
+        invocations: 200,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{name} needs a positive whole number"))
+        };
+        match arg.as_str() {
+            "--runs" => options.runs = number("--runs")?,
+            "--invocations" => options.invocations = number("--invocations")?,
+            "-h" | "--help" => {
+                return Err("usage: lambda-report [--runs N] [--invocations M]".to_owned());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+/// One binary's measurements over all runs.
+#[derive(Default)]
+struct Measured {
+    init: Vec<Duration>,
+    invoke: Vec<Duration>,
+    peak_rss_kib: Vec<u64>,
+    size_bytes: u64,
+    stripped: bool,
+}
+
+/// What every run shares: the stack, a user, and a login function to make sessions with.
+struct Fixture {
+    stack: Stack,
+    keys: KeySet,
+    user: TestUser,
+    login: LambdaProcess,
+}
+
+impl Fixture {
+    async fn start() -> Result<Self, E2eError> {
+        let stack = Stack::start().await?;
+        let keys = stack.key_set()?;
+        let user = TestUser::generate();
+        stack.add_user(&user).await?;
+        let login = stack.spawn("tessera-login").await?;
+        Ok(Self {
+            stack,
+            keys,
+            user,
+            login,
+        })
+    }
+
+    /// A fresh session: its access and refresh tokens.
+    async fn session(&self) -> Result<(String, String), E2eError> {
+        let event = events::login(Encoding::Json, &self.user.username, &self.user.password)?;
+        let body = expect_status(&self.login.invoke(&event).await?.outcome, 200)?.json()?;
+        let field = |name: &str| {
+            body.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| E2eError::Protocol(format!("login answer without {name}")))
+        };
+        Ok((field("access_token")?, field("refresh_token")?))
+    }
+
+    /// The context API Gateway passes after the authorizer allowed `access`.
+    fn context(&self, access: &str) -> Result<GatewayAuthorizer, E2eError> {
+        let claims = self
+            .stack
+            .key_set()?
+            .access_verifier(tessera_token::VerifyPolicy::new(
+                tessera_e2e::stack::ISSUER,
+                tessera_e2e::stack::AUDIENCE,
+            ))
+            .verify(access, now())
+            .map_err(|e| E2eError::Protocol(format!("login issued a bad token: {e}")))?;
+        let policy = serde_json::json!({
+            "principalId": claims.sub,
+            "context": { "sub": claims.sub, "sid": claims.sid, "scope": claims.scope,
+                         "jti": claims.jti, "client_id": claims.client_id },
+        });
+        GatewayAuthorizer::from_policy(&policy)
+    }
+}
+
+fn expect_status(outcome: &Outcome, status: u16) -> Result<ProxyResponse, E2eError> {
+    let response = ProxyResponse::from_json(&outcome.json()?)?;
+    if response.status == status {
+        Ok(response)
+    } else {
+        Err(E2eError::Protocol(format!(
+            "expected {status}, got {}: {}",
+            response.status, response.body
+        )))
+    }
+}
+
+fn expect_allow(outcome: &Outcome) -> Result<(), E2eError> {
+    let policy = outcome.json()?;
+    let allowed = policy
+        .pointer("/policyDocument/Statement/0/Effect")
+        .and_then(Value::as_str)
+        == Some("Allow");
+    if allowed {
+        Ok(())
+    } else {
+        Err(E2eError::Protocol(format!("expected an Allow: {policy}")))
+    }
+}
+
+/// Runs `name` once: spawn, the invocation loop, peak RSS.
+async fn run_once(
+    fixture: &Fixture,
+    name: &str,
+    invocations: usize,
+    into: &mut Measured,
+) -> Result<(), E2eError> {
+    // Everything a run needs is made before the function starts, so it is not timed.
+    let now = now();
+    let mut plan: Vec<(Value, u16)> = Vec::new();
+    let mut refresh_chain = None;
+    match name {
+        "tessera-empty" | "tessera-authorizer" => {
+            for _ in 0..invocations {
+                let claims = access_claims("usr-report", "sid-report", "profile", now);
+                let token = fixture
+                    .keys
+                    .issue_access(&claims)
+                    .map_err(|e| E2eError::Fixture(format!("issue: {e}")))?;
+                plan.push((AuthorizerEvent::RestToken.bearer(token.expose_secret())?, 0));
+            }
+        }
+        "tessera-login" => {
+            let event = events::login(
+                Encoding::Json,
+                &fixture.user.username,
+                &fixture.user.password,
+            )?;
+            plan = vec![(event, 200); invocations.min(LOGIN_INVOCATIONS)];
+        }
+        "tessera-refresh" => refresh_chain = Some(fixture.session().await?.1),
+        "tessera-logout" => {
+            let (_, refresh) = fixture.session().await?;
+            plan = vec![(events::logout(&refresh)?, 204); invocations];
+        }
+        "tessera-sessions" => {
+            let (access, _) = fixture.session().await?;
+            let event = fixture.context(&access)?.sessions_list(&access)?;
+            plan = vec![(event, 200); invocations];
+        }
+        "tessera-me" => {
+            let (access, _) = fixture.session().await?;
+            plan = vec![(fixture.context(&access)?.me(&access)?, 200); invocations];
+        }
+        "tessera-jwks" => plan = vec![(events::jwks()?, 200); invocations],
+        other => return Err(E2eError::Protocol(format!("no plan for {other}"))),
+    }
+
+    let function = fixture.stack.spawn(name).await?;
+    into.init.push(function.init);
+    if let Some(mut token) = refresh_chain {
+        for _ in 0..invocations {
+            let invocation = function
+                .invoke(&events::refresh(Encoding::Json, &token)?)
+                .await?;
+            into.invoke.push(invocation.elapsed);
+            let body = expect_status(&invocation.outcome, 200)?.json()?;
+            token = body
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| E2eError::Protocol("refresh answer without a token".into()))?;
+        }
+    } else {
+        for (event, status) in &plan {
+            let invocation = function.invoke(event).await?;
+            into.invoke.push(invocation.elapsed);
+            match name {
+                "tessera-empty" => {
+                    invocation.outcome.json()?;
+                }
+                "tessera-authorizer" => expect_allow(&invocation.outcome)?,
+                _ => {
+                    expect_status(&invocation.outcome, *status)?;
+                }
+            }
+        }
+    }
+    if let Some(rss) = function.peak_rss_kib() {
+        into.peak_rss_kib.push(rss);
+    }
+    Ok(())
+}
+
+/// The binary's size without symbols: its own size when `strip` is unavailable or the
+/// release profile already stripped it (`strip = "symbols"`).
+fn stripped_size(path: &Path) -> Result<(u64, bool), E2eError> {
+    let raw = std::fs::metadata(path)?.len();
+    let copy = std::env::temp_dir().join(format!(
+        "lambda-report-{}-{}",
+        std::process::id(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let stripped = std::process::Command::new("strip")
+        .arg("-o")
+        .arg(&copy)
+        .arg(path)
+        .status()
+        .ok()
+        .filter(std::process::ExitStatus::success)
+        .and_then(|_| std::fs::metadata(&copy).ok())
+        .map(|m| m.len());
+    let _ = std::fs::remove_file(&copy);
+    Ok(match stripped {
+        Some(size) => (size.min(raw), true),
+        None => (raw, false),
+    })
+}
+
+fn median_duration(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+fn percentile_duration(values: &[Duration], pct: usize) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let index = (sorted.len() * pct / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+fn median_u64(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+fn ratio(value: f64, floor: f64) -> String {
+    if floor > 0.0 {
+        format!("{:.2}×", value / floor)
+    } else {
+        "–".to_owned()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn report() -> Result<(), String> {
+    let options = options()?;
+    let dir = bin_dir().map_err(|e| e.to_string())?;
+    for name in BINARIES {
+        binary(name).map_err(|e| e.to_string())?;
+    }
+    let fixture = Fixture::start().await.map_err(|e| e.to_string())?;
+
+    let mut results = Vec::new();
+    for name in BINARIES {
+        eprintln!("lambda-report: {name}");
+        let mut measured = Measured::default();
+        let (size, stripped) =
+            stripped_size(&binary(name).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        measured.size_bytes = size;
+        measured.stripped = stripped;
+        for _ in 0..options.runs {
+            run_once(&fixture, name, options.invocations, &mut measured)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        results.push((name, measured));
+    }
+
+    let floor = results
+        .first()
+        .map(|(_, m)| {
+            (
+                ms(median_duration(&m.init)),
+                ms(median_duration(&m.invoke)),
+                median_u64(&m.peak_rss_kib) as f64,
+                m.size_bytes as f64,
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "Binaries: `{}`; {} runs per function; {} invocations per run ({} for login).\n",
+        dir.display(),
+        options.runs,
+        options.invocations,
+        options.invocations.min(LOGIN_INVOCATIONS),
+    );
+    println!(
+        "| function | init (median) | × empty | per invocation (median) | p99 | × empty | peak RSS | × empty | size (stripped) | × empty |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, m) in &results {
+        let init = ms(median_duration(&m.init));
+        let invoke = ms(median_duration(&m.invoke));
+        let p99 = ms(percentile_duration(&m.invoke, 99));
+        let rss = median_u64(&m.peak_rss_kib) as f64;
+        let size = m.size_bytes as f64;
+        println!(
+            "| {name} | {init:.2} ms | {} | {invoke:.3} ms | {p99:.3} ms | {} | {:.1} MiB | {} | {:.2} MiB{} | {} |",
+            ratio(init, floor.0),
+            ratio(invoke, floor.1),
+            rss / 1024.0,
+            ratio(rss, floor.2),
+            size / (1024.0 * 1024.0),
+            if m.stripped { "" } else { " (not stripped)" },
+            ratio(size, floor.3),
+        );
+    }
+    println!(
+        "\nlogin's time per invocation is Argon2id's (OWASP parameters), by design. \
+         The authorizer got a distinct fresh token on every invocation; \
+         refresh rotated a real session each time."
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match report().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lambda-report: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
