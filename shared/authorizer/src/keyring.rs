@@ -79,11 +79,7 @@ impl AuthorizerConfig {
             Some(rules) => ScopeRules::parse(&rules)?,
             None => ScopeRules::none(),
         };
-        Ok(Self {
-            policy,
-            alg,
-            rules,
-        })
+        Ok(Self { policy, alg, rules })
     }
 }
 
@@ -98,7 +94,10 @@ pub struct KeyedAuthorizer {
 impl KeyedAuthorizer {
     /// Builds the authorizer from the ring's current keys (once, at init).
     pub fn new(ring: KeyRing, policy: VerifyPolicy, rules: ScopeRules) -> Self {
-        let current = Authorizer::new(ring.current().access_verifier(policy.clone()), rules.clone());
+        let current = Authorizer::new(
+            ring.current().access_verifier(policy.clone()),
+            rules.clone(),
+        );
         Self {
             ring,
             policy,
