@@ -7,6 +7,9 @@
 
 // Helpers outside #[test] functions may fail loudly too: a panic here is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// The full-flow tests nest many generic async calls; clippy's layout queries need more depth
+// than the default to walk them.
+#![recursion_limit = "256"]
 
 /// Instantiates each generic test `async fn name<S: Store>(h: Harness<S>)` once per store.
 macro_rules! store_tests {
