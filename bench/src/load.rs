@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::cpu::cpu_time;
 use crate::http::{Connection, HttpError};
 
 /// What the workers send.
@@ -90,6 +91,8 @@ pub struct Plan {
     pub duration: Duration,
     /// Bound on the number of measured requests, over all workers.
     pub max_requests: u64,
+    /// The server's process id, to report the CPU time it spent in the measured phase.
+    pub server_pid: Option<u32>,
 }
 
 /// Why a run could not start.
@@ -123,6 +126,10 @@ pub struct Report {
     pub elapsed: Duration,
     /// Latencies of the successful requests, microseconds, sorted.
     pub latencies_us: Vec<u32>,
+    /// CPU time the server spent in the measured phase (setup excluded), if known.
+    pub server_cpu: Option<Duration>,
+    /// CPU time this process spent in the measured phase, if known.
+    pub load_cpu: Option<Duration>,
 }
 
 impl Report {
@@ -242,6 +249,9 @@ pub async fn run(plan: &Plan, credentials: &Credentials) -> Result<Report, LoadE
         Scenario::Floor => access = format!("Bearer {}", "x".repeat(FLOOR_TOKEN_BYTES)),
     }
 
+    let server_pid = plan.server_pid.map(|p| p.to_string());
+    let server_before = server_pid.as_deref().and_then(cpu_time);
+    let load_before = cpu_time("self");
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + plan.duration;
@@ -269,6 +279,8 @@ pub async fn run(plan: &Plan, credentials: &Credentials) -> Result<Report, LoadE
         first_error: None,
         elapsed: Duration::ZERO,
         latencies_us: Vec::new(),
+        server_cpu: None,
+        load_cpu: None,
     };
     while let Some(done) = workers.join_next().await {
         let result = done.unwrap_or_else(|e| {
@@ -284,6 +296,12 @@ pub async fn run(plan: &Plan, credentials: &Credentials) -> Result<Report, LoadE
         report.latencies_us.extend(result.latencies_us);
     }
     report.elapsed = started.elapsed();
+    let since = |before: Option<Duration>, now: Option<Duration>| {
+        now.zip(before)
+            .map(|(after, before)| after.saturating_sub(before))
+    };
+    report.server_cpu = since(server_before, server_pid.as_deref().and_then(cpu_time));
+    report.load_cpu = since(load_before, cpu_time("self"));
     report.latencies_us.sort_unstable();
     Ok(report)
 }
@@ -425,6 +443,7 @@ mod tests {
             connections: 1,
             duration: Duration::from_secs(1),
             max_requests: 1,
+            server_pid: None,
         };
         let refused = run(&plan, &Credentials::new("a", "b")).await;
         assert!(matches!(refused, Err(LoadError::NotLoopback(_))));

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tessera_bench::cpu::cpu_time;
 use tessera_bench::http::Connection;
 use tessera_bench::load::{Credentials, Plan, Report, Scenario, run};
 
@@ -189,23 +188,11 @@ async fn load(args: RunArgs) -> Result<(), String> {
         connections: args.connections,
         duration: Duration::from_secs_f64(args.duration_secs),
         max_requests: args.max_requests,
+        server_pid: args.server_pid,
     };
     let credentials = Credentials::new(args.username, password);
-    let server_pid = args.server_pid.map(|p| p.to_string());
-    // CPU is sampled around the whole run, setup included; setup is one login per
-    // connection at most, which the per-request figure for refresh overstates slightly.
-    let server_before = server_pid.as_deref().and_then(cpu_time);
-    let client_before = cpu_time("self");
     let report = run(&plan, &credentials).await.map_err(|e| e.to_string())?;
-    let server_cpu = server_pid
-        .as_deref()
-        .and_then(cpu_time)
-        .zip(server_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    let client_cpu = cpu_time("self")
-        .zip(client_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    println!("{}", row(&report, server_cpu, client_cpu));
+    println!("{}", row(&report));
     if let Some(first) = &report.first_error {
         eprintln!(
             "{}: {} errors; the first: {first}",
@@ -228,9 +215,9 @@ fn per_request_us(cpu: Option<Duration>, requests: u64) -> Option<f64> {
         .map(|c| c.as_secs_f64() * 1e6 / requests as f64)
 }
 
-fn row(report: &Report, server_cpu: Option<Duration>, client_cpu: Option<Duration>) -> String {
-    let server = per_request_us(server_cpu, report.ok);
-    let client = per_request_us(client_cpu, report.ok);
+fn row(report: &Report) -> String {
+    let server = per_request_us(report.server_cpu, report.ok);
+    let client = per_request_us(report.load_cpu, report.ok);
     let show = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"));
     let per_core = server
         .filter(|us| *us > 0.0)

@@ -15,8 +15,12 @@ use tessera_keys::{KeyRing, KeySource};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = AuthorizerConfig::from_env()?;
-    let ring = KeyRing::load(KeySource::from_env().await?, config.alg).await?;
+    // Init errors are reported by their message, which names the variable at fault.
+    let config = AuthorizerConfig::from_env().map_err(|e| e.to_string())?;
+    let source = KeySource::from_env().await.map_err(|e| e.to_string())?;
+    let ring = KeyRing::load(source, config.alg)
+        .await
+        .map_err(|e| e.to_string())?;
     let authorizer = KeyedAuthorizer::new(ring, config.policy, config.rules);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let authorizer = &authorizer;

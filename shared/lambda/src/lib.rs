@@ -9,7 +9,7 @@ use tessera_service::{Config, Service};
 use tessera_store::DynamoStore;
 
 /// Why a function could not start. Lambda reports it as an init error.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum InitError {
     /// A configuration variable is missing or invalid.
     #[error(transparent)]
@@ -20,6 +20,14 @@ pub enum InitError {
     /// The keys could not be loaded.
     #[error("keys: {0}")]
     Keys(#[from] tessera_keys::KeysError),
+}
+
+/// `main` returning an error prints its `Debug`: make that the message, which names the
+/// variable at fault, rather than a struct dump.
+impl std::fmt::Debug for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Structured logs as Lambda expects them (JSON when the function's log format is JSON).

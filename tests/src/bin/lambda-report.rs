@@ -314,7 +314,7 @@ fn ms(d: Duration) -> f64 {
 
 async fn report() -> Result<(), String> {
     let options = options()?;
-    let dir = bin_dir().map_err(|e| e.to_string())?;
+    bin_dir().map_err(|e| e.to_string())?;
     for name in BINARIES {
         binary(name).map_err(|e| e.to_string())?;
     }
@@ -322,18 +322,21 @@ async fn report() -> Result<(), String> {
 
     let mut results = Vec::new();
     for name in BINARIES {
-        eprintln!("lambda-report: {name}");
         let mut measured = Measured::default();
         let (size, stripped) =
             stripped_size(&binary(name).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         measured.size_bytes = size;
         measured.stripped = stripped;
-        for _ in 0..options.runs {
-            run_once(&fixture, name, options.invocations, &mut measured)
+        results.push((name, measured));
+    }
+    // Round robin, so warm-up and drift on a shared machine touch every binary alike.
+    for run in 1..=options.runs {
+        eprintln!("lambda-report: run {run} of {}", options.runs);
+        for (name, measured) in &mut results {
+            run_once(&fixture, name, options.invocations, measured)
                 .await
                 .map_err(|e| format!("{name}: {e}"))?;
         }
-        results.push((name, measured));
     }
 
     let floor = results
@@ -348,8 +351,8 @@ async fn report() -> Result<(), String> {
         })
         .unwrap_or_default();
     println!(
-        "Binaries: `{}`; {} runs per function; {} invocations per run ({} for login).\n",
-        dir.display(),
+        "Binaries: `{}`; {} runs per function, round robin; {} invocations per run ({} for login).\n",
+        std::env::var("TESSERA_BIN_DIR").unwrap_or_default(),
         options.runs,
         options.invocations,
         options.invocations.min(LOGIN_INVOCATIONS),

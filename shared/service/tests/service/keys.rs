@@ -28,8 +28,16 @@ async fn refresh_with_a_token_from_a_rotated_secret_reloads_the_key_ring() {
     let store = || SqliteStore::open(&dir.join("tessera.db")).unwrap();
     let clock = Arc::new(|| T0);
     let old = Service::new(config(), ring(Duration::ZERO).await, store()).with_clock(clock.clone());
-    let pinned = Service::new(config(), ring(Duration::from_secs(3600)).await, store())
-        .with_clock(clock.clone());
+    // "pinned" has just spent the one reload its interval allows.
+    let pinned_ring = ring(Duration::from_secs(3600)).await;
+    assert!(
+        pinned_ring
+            .reload_for_unknown_kid()
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let pinned = Service::new(config(), pinned_ring, store()).with_clock(clock.clone());
     let old_kid_count = old.keys().jwks().keys.len();
 
     // "new" started after the rotation and issues the user's tokens.
