@@ -213,7 +213,14 @@ impl<S: Store + 'static> App<S> {
             return GatewayVerdict::Policy(gateway::evaluate_policy(&policy, &arn));
         }
         let event = gateway::token_event_bytes(authorization, method, path);
-        let decision = self.authorizer.decide(&event, now).await;
+        let decision = match self.authorizer.decide(&event, now).await {
+            Ok(decision) => decision,
+            // No keys, no decision: API Gateway answers an authorizer error with 500.
+            Err(error) => {
+                warn!(%error, "authorizer failed");
+                return GatewayVerdict::Policy(PolicyDecision::Invalid);
+            }
+        };
         match decision.outcome {
             AuthorizerOutcome::Unauthorized => GatewayVerdict::Unauthorized,
             AuthorizerOutcome::Respond(policy) => {

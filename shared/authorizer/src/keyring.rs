@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use tessera_keys::KeyRing;
+use tessera_keys::{KeyRing, KeySource, SecretsExtension};
 use tessera_token::{Algorithm, VerifyError, VerifyPolicy};
 use tracing::warn;
 
@@ -85,11 +85,32 @@ impl AuthorizerConfig {
 
 /// An [`Authorizer`] whose keys follow the [`KeyRing`].
 pub struct KeyedAuthorizer {
-    ring: KeyRing,
+    keys: Keys,
     policy: VerifyPolicy,
     rules: ScopeRules,
-    current: RwLock<Arc<Authorizer>>,
+    current: RwLock<Option<Arc<Authorizer>>>,
 }
+
+// One per process: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Keys {
+    /// Loaded at init (a key file, or any source that answers during init).
+    Ready(KeyRing),
+    /// Loaded on the first event: the Parameters and Secrets extension does not answer
+    /// during init. A failed load is retried on the next event.
+    Lazy {
+        source: SecretsExtension,
+        alg: Algorithm,
+        ring: tokio::sync::OnceCell<KeyRing>,
+    },
+}
+
+/// The keys could not be loaded, so no decision can be taken: the function answers with an
+/// error (API Gateway: 500), never with an allow, and never with a 401 that would send every
+/// client to refresh for nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("authorizer keys unavailable: {0}")]
+pub struct KeysUnavailable(#[from] tessera_keys::KeysError);
 
 impl KeyedAuthorizer {
     /// Builds the authorizer from the ring's current keys (once, at init).
@@ -99,43 +120,83 @@ impl KeyedAuthorizer {
             rules.clone(),
         );
         Self {
-            ring,
+            keys: Keys::Ready(ring),
             policy,
             rules,
-            current: RwLock::new(Arc::new(current)),
+            current: RwLock::new(Some(Arc::new(current))),
         }
     }
 
-    fn current(&self) -> Arc<Authorizer> {
-        match self.current.read() {
+    /// An authorizer whose keys come through the Parameters and Secrets extension, loaded
+    /// on the first event.
+    pub fn lazy(
+        source: SecretsExtension,
+        alg: Algorithm,
+        policy: VerifyPolicy,
+        rules: ScopeRules,
+    ) -> Self {
+        Self {
+            keys: Keys::Lazy {
+                source,
+                alg,
+                ring: tokio::sync::OnceCell::new(),
+            },
+            policy,
+            rules,
+            current: RwLock::new(None),
+        }
+    }
+
+    async fn ring(&self) -> Result<&KeyRing, KeysUnavailable> {
+        match &self.keys {
+            Keys::Ready(ring) => Ok(ring),
+            Keys::Lazy { source, alg, ring } => Ok(ring
+                .get_or_try_init(|| {
+                    KeyRing::load(KeySource::Extension(Box::new(source.clone())), *alg)
+                })
+                .await?),
+        }
+    }
+
+    fn install(&self, keys: &tessera_token::KeySet) -> Arc<Authorizer> {
+        let fresh = Arc::new(Authorizer::new(
+            keys.access_verifier(self.policy.clone()),
+            self.rules.clone(),
+        ));
+        match self.current.write() {
+            Ok(mut slot) => *slot = Some(fresh.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(fresh.clone()),
+        }
+        fresh
+    }
+
+    async fn current(&self) -> Result<Arc<Authorizer>, KeysUnavailable> {
+        let current = match self.current.read() {
             Ok(a) => a.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        match current {
+            Some(authorizer) => Ok(authorizer),
+            None => {
+                let ring = self.ring().await?;
+                Ok(self.install(&ring.current()))
+            }
         }
     }
 
     /// [`Authorizer::decide`], with one rate-limited key reload when the token's `kid` is
     /// unknown. A failed or refused reload leaves the first decision (a deny) standing.
-    pub async fn decide(&self, event: &[u8], now: i64) -> Decision {
-        let decision = self.current().decide(event, now);
+    pub async fn decide(&self, event: &[u8], now: i64) -> Result<Decision, KeysUnavailable> {
+        let decision = self.current().await?.decide(event, now);
         if decision.verdict != Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
-            return decision;
+            return Ok(decision);
         }
-        match self.ring.reload_for_unknown_kid().await {
-            Ok(Some(keys)) => {
-                let fresh = Arc::new(Authorizer::new(
-                    keys.access_verifier(self.policy.clone()),
-                    self.rules.clone(),
-                ));
-                match self.current.write() {
-                    Ok(mut slot) => *slot = fresh.clone(),
-                    Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
-                }
-                fresh.decide(event, now)
-            }
-            Ok(None) => decision,
+        match self.ring().await?.reload_for_unknown_kid().await {
+            Ok(Some(keys)) => Ok(self.install(&keys).decide(event, now)),
+            Ok(None) => Ok(decision),
             Err(error) => {
                 warn!(%error, "key reload failed; the token stays denied");
-                decision
+                Ok(decision)
             }
         }
     }
@@ -149,13 +210,24 @@ pub struct Unauthorized;
 
 impl KeyedAuthorizer {
     /// The function's whole answer for one event, at the current time: the JSON to return,
-    /// or [`Unauthorized`].
-    pub async fn answer(&self, event: &[u8]) -> Result<serde_json::Value, Unauthorized> {
-        match self.decide(event, unix_now()).await.outcome {
+    /// [`AnswerError::Unauthorized`] (401), or [`AnswerError::Keys`] (a function error: 500).
+    pub async fn answer(&self, event: &[u8]) -> Result<serde_json::Value, AnswerError> {
+        match self.decide(event, unix_now()).await?.outcome {
             crate::AuthorizerOutcome::Respond(answer) => Ok(answer),
-            crate::AuthorizerOutcome::Unauthorized => Err(Unauthorized),
+            crate::AuthorizerOutcome::Unauthorized => Err(AnswerError::Unauthorized(Unauthorized)),
         }
     }
+}
+
+/// Why the function answers with an error instead of a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// No valid token: API Gateway answers 401. The message is exactly `Unauthorized`.
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
+    /// No keys to decide with: API Gateway answers 500.
+    #[error(transparent)]
+    Keys(#[from] KeysUnavailable),
 }
 
 /// Now, in unix seconds. A clock before 1970 reads as 0, which fails every token's `iat`

@@ -4,7 +4,10 @@
 //! - a local key file (`tessera serve`, tests), JSON `{"current": "...", "previous": [...]}`,
 //!   created with mode 0600 and rotated by rewriting it atomically;
 //! - the Secrets Manager secret that template.yaml creates (Lambda): the `AWSCURRENT` and
-//!   `AWSPREVIOUS` versions.
+//!   `AWSPREVIOUS` versions, read through the AWS Parameters and Secrets Lambda Extension on
+//!   localhost ([`SecretsExtension`]: plain HTTP, no SDK, no TLS), or through any other
+//!   [`VersionSource`] (the HTTP functions plug in the AWS SDK from `tessera-lambda`, so
+//!   nothing that depends on this crate links the SDK: the authorizer stays small).
 //!
 //! [`KeyRing`] builds the [`KeySet`] once at init and rebuilds it when a token names a `kid`
 //! it does not know (a rotation happened since init), at most once per interval, so a
@@ -13,13 +16,21 @@
 //! Limits: key material never leaves this crate except inside [`KeySet`]; nothing here logs
 //! a secret value, and the error messages name sources, never contents.
 
+mod extension;
+
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tessera_token::{Algorithm, KeyError, KeySet, SecretValue};
+use tessera_token::{Algorithm, KeyError, KeySet};
+
+pub use extension::SecretsExtension;
+/// Re-exported so a [`VersionSource`] can build [`Versions`] without naming the token crate.
+pub use tessera_token::SecretValue;
 
 /// The shortest time between two reloads caused by unknown `kid`s.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
@@ -30,7 +41,8 @@ pub const KEEP_PREVIOUS: usize = 2;
 /// Why key material could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    /// Neither `KEY_SECRET_ARN` nor `KEY_FILE` is set.
+    /// Neither `KEY_SECRET_ARN` nor `KEY_FILE` is set (or `KEY_SECRET_ARN` is, but
+    /// `AWS_SESSION_TOKEN`, which the extension requires, is not).
     #[error("no key source: set KEY_SECRET_ARN (Lambda) or KEY_FILE (local key file)")]
     NoSource,
     /// The key file could not be read or written.
@@ -177,39 +189,36 @@ fn write_private(path: &Path, versions: &Versions) -> Result<(), KeysError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Somewhere else that holds the secret's versions (Secrets Manager through the AWS SDK,
+/// say). Implemented outside this crate so that its dependencies stay outside too.
+pub trait VersionSource: Send + Sync {
+    /// Reads the current and previous versions.
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Versions, KeysError>> + Send + '_>>;
+}
+
 /// Where a function's key material lives.
 pub enum KeySource {
     /// A local key file.
     File(PathBuf),
-    /// A Secrets Manager secret, by ARN or name.
-    #[cfg(feature = "secrets-manager")]
-    SecretsManager {
-        /// The client, built once at init.
-        client: aws_sdk_secretsmanager::Client,
-        /// The secret's ARN (`KEY_SECRET_ARN`).
-        secret_id: String,
-    },
+    /// The Secrets Manager secret, through the Parameters and Secrets Lambda Extension.
+    Extension(Box<SecretsExtension>),
+    /// Any other source.
+    Remote(Box<dyn VersionSource>),
 }
 
 impl KeySource {
-    /// The source named by the environment: `KEY_SECRET_ARN` (Secrets Manager) wins over
-    /// `KEY_FILE`. Read once, at init.
-    pub async fn from_env() -> Result<Self, KeysError> {
-        Self::from_lookup(|name| std::env::var(name).ok()).await
+    /// The source named by the environment: `KEY_SECRET_ARN` (read through the Parameters
+    /// and Secrets Lambda Extension) wins over `KEY_FILE`. Read once, at init.
+    pub fn from_env() -> Result<Self, KeysError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// As [`KeySource::from_env`], with the variables looked up by `lookup`.
-    pub async fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, KeysError> {
-        let non_empty = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
-        #[cfg(feature = "secrets-manager")]
-        if let Some(secret_id) = non_empty("KEY_SECRET_ARN") {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            return Ok(KeySource::SecretsManager {
-                client: aws_sdk_secretsmanager::Client::new(&config),
-                secret_id,
-            });
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, KeysError> {
+        if let Some(extension) = SecretsExtension::from_lookup(&lookup)? {
+            return Ok(KeySource::Extension(Box::new(extension)));
         }
-        match non_empty("KEY_FILE") {
+        match lookup("KEY_FILE").filter(|v| !v.trim().is_empty()) {
             Some(path) => Ok(KeySource::File(PathBuf::from(path))),
             None => Err(KeysError::NoSource),
         }
@@ -224,61 +233,9 @@ impl KeySource {
                     .await
                     .map_err(|e| KeysError::SecretsManager(format!("key file task: {e}")))?
             }
-            #[cfg(feature = "secrets-manager")]
-            KeySource::SecretsManager { client, secret_id } => {
-                fetch_secret(client, secret_id).await
-            }
+            KeySource::Extension(extension) => extension.fetch().await,
+            KeySource::Remote(remote) => remote.fetch().await,
         }
-    }
-}
-
-#[cfg(feature = "secrets-manager")]
-async fn fetch_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> Result<Versions, KeysError> {
-    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-
-    let stage = |stage: &'static str| {
-        client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(stage)
-            .send()
-    };
-    // Both stages at once: init time is the cold start.
-    let (current, previous) = tokio::join!(stage("AWSCURRENT"), stage("AWSPREVIOUS"));
-    let current = current
-        .map_err(|e| KeysError::SecretsManager(format!("AWSCURRENT: {}", describe(&e))))?
-        .secret_string
-        .ok_or_else(|| KeysError::SecretsManager("AWSCURRENT has no secret string".into()))?;
-    let previous = match previous {
-        Ok(out) => out
-            .secret_string
-            .into_iter()
-            .map(SecretValue::new)
-            .collect(),
-        // A secret that was never rotated has no AWSPREVIOUS version.
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Vec::new(),
-        Err(e) => {
-            return Err(KeysError::SecretsManager(format!(
-                "AWSPREVIOUS: {}",
-                describe(&e)
-            )));
-        }
-    };
-    Ok(Versions {
-        current: SecretValue::new(current),
-        previous,
-    })
-}
-
-#[cfg(feature = "secrets-manager")]
-fn describe<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata>(e: &E) -> String {
-    match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => format!("{code}: {msg}"),
-        (Some(code), None) => code.to_owned(),
-        _ => "request failed".to_owned(),
     }
 }
 

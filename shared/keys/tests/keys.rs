@@ -136,7 +136,7 @@ fn rotation_keeps_a_bounded_number_of_previous_versions() {
 
 #[tokio::test]
 async fn no_key_source_configured_is_a_clear_error() {
-    let err = KeySource::from_lookup(|_| None).await.err().unwrap();
+    let err = KeySource::from_lookup(|_| None).err().unwrap();
     assert!(matches!(err, KeysError::NoSource));
 }
 

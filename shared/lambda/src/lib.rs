@@ -4,7 +4,11 @@
 //! Limits: init only. Nothing here runs per request, and nothing here is used by the
 //! authorizer function, which must not link the DynamoDB SDK.
 
-use tessera_keys::{KeyRing, KeySource};
+use std::future::Future;
+use std::pin::Pin;
+
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use tessera_keys::{KeyRing, KeySource, KeysError, SecretValue, VersionSource, Versions};
 use tessera_service::{Config, Service};
 use tessera_store::DynamoStore;
 
@@ -35,11 +39,68 @@ pub fn init_tracing() {
     lambda_http::tracing::init_default_subscriber();
 }
 
-/// The configuration and key ring every function that signs or verifies needs.
+/// The configuration and key ring every function that signs or verifies needs: the secret
+/// named by `KEY_SECRET_ARN` through the AWS SDK (these functions link it for DynamoDB
+/// anyway, and unlike the extension it answers during init), else `KEY_FILE`.
 pub async fn config_and_keys() -> Result<(Config, KeyRing), InitError> {
     let config = Config::from_env()?;
-    let ring = KeyRing::load(KeySource::from_env().await?, config.access_token_alg).await?;
+    let source = match std::env::var("KEY_SECRET_ARN") {
+        Ok(arn) if !arn.trim().is_empty() => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            KeySource::Remote(Box::new(SecretsManagerSdk {
+                client: aws_sdk_secretsmanager::Client::new(&sdk),
+                secret_id: arn,
+            }))
+        }
+        _ => KeySource::from_env()?,
+    };
+    let ring = KeyRing::load(source, config.access_token_alg).await?;
     Ok((config, ring))
+}
+
+/// The Secrets Manager secret through the AWS SDK: `AWSCURRENT` and, once rotated,
+/// `AWSPREVIOUS`.
+struct SecretsManagerSdk {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl SecretsManagerSdk {
+    async fn stage(&self, stage: &'static str) -> Result<Option<String>, KeysError> {
+        let answer = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(stage)
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(out.secret_string),
+            // A secret that was never rotated has no AWSPREVIOUS version.
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(KeysError::SecretsManager(format!(
+                "{stage}: {}",
+                e.code().unwrap_or("request failed")
+            ))),
+        }
+    }
+}
+
+impl VersionSource for SecretsManagerSdk {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Versions, KeysError>> + Send + '_>> {
+        Box::pin(async move {
+            // Both stages at once: this is the cold start.
+            let (current, previous) =
+                tokio::join!(self.stage("AWSCURRENT"), self.stage("AWSPREVIOUS"));
+            let current = current?.ok_or_else(|| {
+                KeysError::SecretsManager("AWSCURRENT has no secret string".into())
+            })?;
+            Ok(Versions {
+                current: SecretValue::new(current),
+                previous: previous?.into_iter().map(SecretValue::new).collect(),
+            })
+        })
+    }
 }
 
 /// A service over the DynamoDB table named by `TABLE_NAME`. The SDK's own environment

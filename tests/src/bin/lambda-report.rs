@@ -16,7 +16,8 @@
 //! - refresh: the refresh token the previous invocation answered (a real rotation each time);
 //! - logout: the same refresh token each time (the first call revokes the session, the rest
 //!   revoke it again: the same verification and the same one DynamoDB update);
-//! - sessions: the list of the caller's sessions; jwks, me: their sample events;
+//! - sessions: the list of the caller's sessions (a new user with one session each run);
+//! - jwks, me: their sample events;
 //! - the empty function: the authorizer's event, answered with `{}`.
 //!
 //! Times are wall-clock on this machine, through the emulator on loopback: compare the
@@ -112,9 +113,20 @@ impl Fixture {
         })
     }
 
-    /// A fresh session: its access and refresh tokens.
+    /// A fresh session of the shared user: its access and refresh tokens.
     async fn session(&self) -> Result<(String, String), E2eError> {
-        let event = events::login(Encoding::Json, &self.user.username, &self.user.password)?;
+        self.session_of(&self.user).await
+    }
+
+    /// The only session of a new user, so a sessions list stays the same size run after run.
+    async fn lone_session(&self) -> Result<(String, String), E2eError> {
+        let user = TestUser::generate();
+        self.stack.add_user(&user).await?;
+        self.session_of(&user).await
+    }
+
+    async fn session_of(&self, user: &TestUser) -> Result<(String, String), E2eError> {
+        let event = events::login(Encoding::Json, &user.username, &user.password)?;
         let body = expect_status(&self.login.invoke(&event).await?.outcome, 200)?.json()?;
         let field = |name: &str| {
             body.get(name)
@@ -206,7 +218,7 @@ async fn run_once(
             plan = vec![(events::logout(&refresh)?, 204); invocations];
         }
         "tessera-sessions" => {
-            let (access, _) = fixture.session().await?;
+            let (access, _) = fixture.lone_session().await?;
             let event = fixture.context(&access)?.sessions_list(&access)?;
             plan = vec![(event, 200); invocations];
         }
