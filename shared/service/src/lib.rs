@@ -17,6 +17,7 @@
 //! verify access tokens themselves.
 
 mod config;
+mod cors;
 mod dangerous;
 mod error;
 pub mod handlers;
@@ -29,6 +30,7 @@ mod username;
 pub use config::{
     Config, ConfigError, MAX_ACCESS_TTL_SECS, MAX_LEEWAY_SECS, MAX_REUSE_GRACE_SECS, MAX_TTL_SECS,
 };
+pub use cors::Cors;
 pub use error::{ServiceError, error_response};
 pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, MAX_PASSWORD_BYTES, Password, PasswordCheck,
