@@ -345,3 +345,90 @@ pub fn valid_claims(scope: &str) -> AccessClaims {
 pub fn payload(claims: &AccessClaims) -> Value {
     serde_json::to_value(claims).unwrap()
 }
+
+/// A stand-in for the AWS Parameters and Secrets Lambda Extension on loopback: answers
+/// `GET /secretsmanager/get?secretId=..&versionStage=..` as the extension does, and records
+/// every request.
+pub struct FakeSecretsExtension {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<ExtensionRequest>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// One request the fake extension received.
+#[derive(Clone, Debug)]
+pub struct ExtensionRequest {
+    pub secret_id: String,
+    pub stage: String,
+    pub token: Option<String>,
+}
+
+impl FakeSecretsExtension {
+    /// Serves `current` as the secret's `AWSCURRENT` string (no `AWSPREVIOUS`); `None`
+    /// answers every request with HTTP 500, like an extension that cannot reach AWS.
+    pub async fn start(current: Option<String>) -> FakeSecretsExtension {
+        use axum::extract::{Query, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use std::collections::HashMap;
+
+        type Shared = (
+            Option<String>,
+            std::sync::Arc<std::sync::Mutex<Vec<ExtensionRequest>>>,
+        );
+        async fn get(
+            State((current, requests)): State<Shared>,
+            Query(query): Query<HashMap<String, String>>,
+            headers: HeaderMap,
+        ) -> (StatusCode, String) {
+            let request = ExtensionRequest {
+                secret_id: query.get("secretId").cloned().unwrap_or_default(),
+                stage: query.get("versionStage").cloned().unwrap_or_default(),
+                token: headers
+                    .get("x-aws-parameters-secrets-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            let stage = request.stage.clone();
+            requests.lock().unwrap().push(request);
+            match (current, stage.as_str()) {
+                (None, _) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
+                (Some(secret), "AWSCURRENT") => (
+                    StatusCode::OK,
+                    json!({ "Name": "tessera/keys", "SecretString": secret,
+                            "VersionStages": ["AWSCURRENT"] })
+                    .to_string(),
+                ),
+                (Some(_), _) => (
+                    StatusCode::BAD_REQUEST,
+                    "ResourceNotFoundException: Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS".into(),
+                ),
+            }
+        }
+
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .route("/secretsmanager/get", axum::routing::get(get))
+            .with_state((current, requests.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeSecretsExtension {
+            port,
+            requests,
+            server,
+        }
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<ExtensionRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeSecretsExtension {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

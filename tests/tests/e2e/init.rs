@@ -52,6 +52,30 @@ async fn the_authorizer_without_a_key_source_fails_at_init_and_never_allows() {
 }
 
 #[tokio::test]
+async fn a_function_without_a_key_source_fails_at_init_naming_the_variables() {
+    // Given the functions that sign or verify, with neither KEY_FILE nor KEY_SECRET_ARN
+    let stack = Stack::start().await.unwrap();
+    let env = stack.env().unset("KEY_FILE").unset("KEY_SECRET_ARN");
+
+    // When Lambda starts each
+    let mut unnamed = Vec::new();
+    for name in [
+        "tessera-login",
+        "tessera-refresh",
+        "tessera-logout",
+        "tessera-jwks",
+    ] {
+        let message = init_failure(name, stack.spawn_with(name, &env).await);
+        if !message.contains("KEY_FILE") {
+            unnamed.push(message);
+        }
+    }
+
+    // Then each fails at init, saying which variables would give it keys
+    assert!(unnamed.is_empty(), "{unnamed:#?}");
+}
+
+#[tokio::test]
 async fn a_function_with_an_invalid_access_token_ttl_fails_at_init_naming_the_variable() {
     // Given ACCESS_TOKEN_TTL set to something that is not a number of seconds
     let stack = Stack::start().await.unwrap();

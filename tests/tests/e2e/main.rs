@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod authorizer;
+mod extension;
 mod flow;
 mod helpers;
 mod init;
