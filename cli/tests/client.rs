@@ -110,6 +110,19 @@ impl Serve {
             .count()
     }
 
+    /// Waits (bounded) until the access log shows at least `at_least` such answers: the
+    /// log line may reach us a moment after the response reached the client.
+    async fn await_answered(&self, path: &str, status: u16, at_least: usize) -> usize {
+        for _ in 0..500 {
+            let seen = self.answered(path, status);
+            if seen >= at_least {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.answered(path, status)
+    }
+
     fn client(&self) -> Client {
         Client::builder(self.base.clone()).build().unwrap()
     }
@@ -158,9 +171,9 @@ async fn sixty_four_requests_across_an_expiry_cause_one_refresh_and_no_401() {
 
     // Then every caller got its answer, and the server saw exactly one refresh
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(serve.await_answered("/me", 200, 64).await, 64);
     assert_eq!(serve.answered("/auth/refresh", 200), 1);
     assert_eq!(serve.answered("/auth/refresh", 400), 0);
-    assert_eq!(serve.answered("/me", 200), 64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,5 +199,5 @@ async fn a_revoked_session_surfaces_as_signed_out() {
 
     // Then the refresh is refused and the caller learns it is signed out
     assert!(matches!(outcome, Err(Error::SignedOut)), "{outcome:?}");
-    assert_eq!(serve.answered("/auth/refresh", 400), 1);
+    assert_eq!(serve.await_answered("/auth/refresh", 400, 1).await, 1);
 }
