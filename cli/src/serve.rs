@@ -62,7 +62,7 @@ const AUTHORIZER_CACHE_ENTRIES: usize = 4096;
 /// hit, so an expired token is never served from the cache, with or without leeway), and
 /// its policy is evaluated against each request's method ARN, as API Gateway evaluates a
 /// cached policy. Keys rotated away stay accepted for at most the TTL, as on AWS.
-struct AuthorizerCache {
+pub struct AuthorizerCache {
     ttl: i64,
     entries: Mutex<HashMap<Box<str>, CachedAnswer>>,
 }
@@ -76,19 +76,22 @@ struct CachedAnswer {
 }
 
 impl AuthorizerCache {
-    fn from_env() -> Self {
+    /// `AUTHORIZER_RESULT_TTL` (seconds, 0 to 3600, default 300; 0 turns the cache off),
+    /// read once at start; an invalid value fails the start naming the variable.
+    pub fn from_env() -> Result<Self, String> {
         let ttl = match std::env::var("AUTHORIZER_RESULT_TTL") {
             Err(_) => DEFAULT_AUTHORIZER_RESULT_TTL,
             Ok(v) if v.trim().is_empty() => DEFAULT_AUTHORIZER_RESULT_TTL,
-            Ok(v) => match v.trim().parse::<i64>() {
-                Ok(ttl) if (0..=3600).contains(&ttl) => ttl,
-                _ => {
-                    warn!("AUTHORIZER_RESULT_TTL is invalid (seconds, 0 to 3600); cache off");
-                    0
-                }
-            },
+            Ok(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|ttl| (0..=3600).contains(ttl))
+                .ok_or_else(|| {
+                    "AUTHORIZER_RESULT_TTL is invalid: seconds from 0 to 3600".to_owned()
+                })?,
         };
-        Self::with_ttl(ttl)
+        Ok(Self::with_ttl(ttl))
     }
 
     fn with_ttl(ttl: i64) -> Self {
@@ -187,6 +190,7 @@ impl<S: Store + 'static> App<S> {
     pub fn new(
         service: Service<S>,
         authorizer: KeyedAuthorizer,
+        cache: AuthorizerCache,
         upstream: Option<Upstream>,
     ) -> Self {
         Self {
@@ -194,7 +198,7 @@ impl<S: Store + 'static> App<S> {
             authorizer,
             upstream,
             next_request: AtomicU64::new(1),
-            cache: AuthorizerCache::from_env(),
+            cache,
         }
     }
 

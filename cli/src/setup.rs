@@ -13,7 +13,7 @@ use tessera_store::{DynamoStore, SqliteStore};
 use tessera_token::VerifyPolicy;
 use tracing::info;
 
-use crate::serve::{App, Upstream};
+use crate::serve::{App, AuthorizerCache, Upstream};
 use crate::{ServeArgs, StoreArgs};
 
 /// Why a command failed; printed as `error: ...` with a non-zero exit.
@@ -184,6 +184,7 @@ pub async fn open_store(args: &StoreArgs) -> Result<AnyStore, CliError> {
 pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = config(Some(args.addr))?;
     let rules = scope_rules()?;
+    let cache = AuthorizerCache::from_env().map_err(CliError::Usage)?;
     ensure_data_folder(&args.store.data)?;
     let key_path = key_file(&args.store.data);
     let alg = config.access_token_alg;
@@ -215,7 +216,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     with_store!(store, s => {
         let service = Service::new(config, keys, s);
         let authorizer = KeyedAuthorizer::new(ring, policy, rules);
-        let app = Arc::new(App::new(service, authorizer, upstream));
+        let app = Arc::new(App::new(service, authorizer, cache, upstream));
         run_server(listener, app.router()).await
     })
 }
