@@ -188,9 +188,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     ensure_data_folder(&args.store.data)?;
     let key_path = key_file(&args.store.data);
     let alg = config.access_token_alg;
-    let versions = KeyFile::load_or_create(&key_path, alg)?;
-    let keys = versions.key_set(alg)?;
+    // Creates the key file on first start; the ring then owns the one key set that both the
+    // service and the authorizer use.
+    KeyFile::load_or_create(&key_path, alg)?;
     let ring = KeyRing::load(KeySource::File(key_path), alg).await?;
+    let keys = ring.current();
     let upstream = args.upstream.as_deref().map(upstream).transpose()?;
     // Bind before anything else listens, so a taken port fails fast and clearly.
     let listener = tokio::net::TcpListener::bind(args.addr)
