@@ -58,8 +58,11 @@ ROUTES = {
 
 # DynamoDB actions per binary: (required, allowed) for the table and for the by_user index.
 DYNAMO = {
-    "tessera-login": {"table": ({"GetItem", "PutItem", "UpdateItem"},) * 2, "index": (set(), set())},
-    "tessera-refresh": {"table": ({"UpdateItem"}, {"UpdateItem", "GetItem"}), "index": (set(), set())},
+    "tessera-login": {
+        "table": ({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},) * 2,
+        "index": (set(), set()),
+    },
+    "tessera-refresh": {"table": ({"UpdateItem", "GetItem"},) * 2, "index": (set(), set())},
     "tessera-logout": {"table": ({"UpdateItem"}, {"UpdateItem"}), "index": (set(), set())},
     "tessera-sessions": {
         "table": ({"UpdateItem", "GetItem"},) * 2,
@@ -81,7 +84,12 @@ ENVIRONMENT = {
     "ACCESS_TOKEN_TTL": ("param", None, 900),
     "REFRESH_TOKEN_TTL": ("param", None, 2592000),
     "REFRESH_IDLE_TTL": ("param", None, 1209600),
-    "REFRESH_REUSE_GRACE": ("param", None, 10),
+    "REFRESH_REUSE_GRACE": ("param", None, 30),
+    "REFRESH_REUSE_GRACE_ZERO_CONFIRMED": ("param", None, "false"),
+    "MAX_SESSIONS_PER_USER": ("param", None, 100),
+    "KEY_RELOAD_INTERVAL": ("param", None, 300),
+    "LOGIN_LOCKOUT_THRESHOLD": ("param", None, 5),
+    "LOGIN_FAILURE_WINDOW": ("param", None, 900),
     "ACCESS_TOKEN_ALG": ("param", None, "ES256"),
     "KEY_SECRET_ARN": ("ref", "AWS::SecretsManager::Secret"),
     "AUTHORIZER_SCOPE_RULES": ("param", None, ""),

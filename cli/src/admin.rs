@@ -36,8 +36,7 @@ pub async fn user(command: UserCommand) -> Result<(), CliError> {
                 password_hash: hash,
                 scope,
                 status: UserStatus::Active,
-                failed_attempts: 0,
-                locked_until: None,
+                revoked_before: 0,
                 created_at: now,
                 updated_at: now,
             };
@@ -157,6 +156,20 @@ pub async fn session(command: SessionCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The token for `tessera token inspect -`, from standard input (surrounding whitespace,
+/// such as the newline `echo` adds, is not part of it).
+pub fn read_token() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(CliError::Usage(
+            "no token on standard input (`tessera token inspect -` reads it there)".into(),
+        ));
+    }
+    Ok(token.to_owned())
 }
 
 /// `tessera token inspect`: shows the header and claims (unverified, clearly marked), then

@@ -7,12 +7,15 @@
 
 mod admin;
 mod gateway;
+mod path;
 mod serve;
+mod server;
 mod setup;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -33,7 +36,8 @@ enum Command {
         Configuration comes from the same environment variables as the Lambda functions:\n\
         ISSUER (default http://ADDR), AUDIENCE (default tessera), ACCESS_TOKEN_TTL,\n\
         REFRESH_TOKEN_TTL, REFRESH_IDLE_TTL, REFRESH_REUSE_GRACE, ACCESS_TOKEN_ALG,\n\
-        AUTHORIZER_SCOPE_RULES."
+        AUTHORIZER_SCOPE_RULES.\n\n\
+        Durations are in seconds; decimals are allowed (0.5)."
     )]
     Serve(ServeArgs),
     /// Manage users.
@@ -93,6 +97,64 @@ struct ServeArgs {
     /// proxied there with the authorizer context in x-tessera-* headers.
     #[arg(long)]
     upstream: Option<String>,
+    /// Close a connection whose request head is not complete this long after it opened, or
+    /// after the first byte of a later request on it.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+    /// Answer 408 to a request whose body has not arrived this long after its head.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    body_timeout: Duration,
+    /// Close a keep-alive connection silent this long between requests, or whose client has
+    /// read nothing of an answer for this long.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+    /// Serve at most this many connections at once; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = connections)]
+    max_connections: usize,
+    /// Answer 502 when --upstream does not accept a connection within this long.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    upstream_connect_timeout: Duration,
+    /// Answer 504 when --upstream has not answered in full within this long (API Gateway's
+    /// integration timeout is 29 s).
+    #[arg(long, value_name = "SECONDS", default_value = "29", value_parser = seconds)]
+    upstream_timeout: Duration,
+    /// Answer 502 when an --upstream answer body is larger than this (API Gateway's payload
+    /// limit is 10 MiB).
+    #[arg(long, value_name = "BYTES", default_value = "10485760", value_parser = response_bytes)]
+    upstream_max_response_bytes: usize,
+}
+
+/// The longest duration a flag takes: a day.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// A duration flag: seconds, more than 0 and at most a day, decimals allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= MAX_SECONDS)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| {
+            format!("expected seconds above 0 and at most {MAX_SECONDS}, e.g. 10 or 0.5")
+        })
+}
+
+/// `--max-connections`: 1 to 1,000,000 (each holds a file descriptor).
+fn connections(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| "expected a whole number from 1 to 1000000".to_owned())
+}
+
+/// `--upstream-max-response-bytes`: at least 1 byte.
+fn response_bytes(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "expected a whole number of bytes above 0".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -173,9 +235,13 @@ enum SessionCommand {
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Decode a token, verify it against the local keys and say why it fails.
-    #[command(after_help = "Example:\n  tessera token inspect eyJhbGciOi...")]
+    #[command(
+        after_help = "Example:\n  printf '%s' \"$ACCESS\" | tessera token inspect -\n\n\
+        With `-` the token is read from standard input, which keeps it out of `ps` and the\n\
+        shell history."
+    )]
     Inspect {
-        /// The access or refresh token.
+        /// The access or refresh token, or `-` to read it from standard input.
         token: String,
         /// The data folder holding the key file.
         #[arg(long, default_value = "./.tessera")]
@@ -234,7 +300,14 @@ async fn run(command: Command) -> Result<(), setup::CliError> {
         }
         Command::User(cmd) => admin::user(cmd).await,
         Command::Session(cmd) => admin::session(cmd).await,
-        Command::Token(TokenCommand::Inspect { token, data }) => admin::inspect(&token, &data),
+        Command::Token(TokenCommand::Inspect { token, data }) => {
+            let token = if token == "-" {
+                admin::read_token()?
+            } else {
+                token
+            };
+            admin::inspect(&token, &data)
+        }
         Command::Keys(KeysCommand::Rotate { data }) => admin::rotate_keys(&data),
         Command::Keys(KeysCommand::Generate { alg }) => admin::generate_secret(&alg),
         Command::Authorize { event, data } => admin::authorize(&event, &data),

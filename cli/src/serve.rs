@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -24,6 +23,7 @@ use tessera_store::Store;
 use tracing::{info, warn};
 
 use crate::gateway::{self, Incoming, PolicyDecision, Route, Target};
+use crate::path;
 
 /// The largest body the local gateway reads; Tessera's handlers refuse anything over 16 KiB
 /// themselves, this only bounds memory for proxied requests.
@@ -46,6 +46,17 @@ const HOP_BY_HOP: &[&str] = &[
 /// The prefix of the headers that carry the authorizer context to an upstream API. Incoming
 /// headers with it are dropped, so a client cannot pose as someone else.
 pub const CONTEXT_HEADER_PREFIX: &str = "x-tessera-";
+
+/// Whether an incoming header would reach the upstream as a context header. CGI and WSGI
+/// servers expose both `x-tessera-sub` and `x-tessera_sub` as `HTTP_X_TESSERA_SUB`, so `_`
+/// counts as `-`.
+fn is_context_header(name: &str) -> bool {
+    name.len() >= CONTEXT_HEADER_PREFIX.len()
+        && name
+            .bytes()
+            .zip(CONTEXT_HEADER_PREFIX.bytes())
+            .all(|(n, p)| n.to_ascii_lowercase() == p || (n == b'_' && p == b'-'))
+}
 
 /// How long an authorizer answer is reused for the same `Authorization` header, as API
 /// Gateway's authorizer cache does: the template's `AuthorizerResultTtl` default. The
@@ -170,10 +181,32 @@ fn bearer_exp(authorization: &str) -> Option<i64> {
 
 /// The user's API behind the gateway.
 pub struct Upstream {
-    /// Base URL, without a trailing slash.
+    /// Base URL as the URL parser writes it, without a trailing slash.
     pub base: String,
-    /// One client, reused for every proxied request.
+    /// The base URL's path, without a trailing slash (empty for the root).
+    pub base_path: String,
+    /// One client, reused for every proxied request; it carries the connect and total
+    /// timeouts and follows no redirects.
     pub client: reqwest::Client,
+    /// The largest answer body passed back; a larger one is a 502.
+    pub max_response_bytes: usize,
+}
+
+impl Upstream {
+    /// The URL for a normalised path and the request's own query, when the URL parser keeps
+    /// both byte for byte: what reqwest sends is then exactly base path + path + query, the
+    /// path that was authorized. `None` when the parser would rewrite them.
+    fn url(&self, path: &str, query: Option<&str>) -> Option<reqwest::Url> {
+        let mut text = format!("{}{path}", self.base);
+        if let Some(query) = query {
+            text.push('?');
+            text.push_str(query);
+        }
+        let url = reqwest::Url::parse(&text).ok()?;
+        let kept =
+            url.path().strip_prefix(self.base_path.as_str()) == Some(path) && url.query() == query;
+        kept.then_some(url)
+    }
 }
 
 /// Everything a request needs, built once at start.
@@ -183,15 +216,18 @@ pub struct App<S> {
     upstream: Option<Upstream>,
     next_request: AtomicU64,
     cache: AuthorizerCache,
+    body_timeout: Duration,
 }
 
 impl<S: Store + 'static> App<S> {
-    /// Builds the app from the service and the same authorizer the Lambda function runs.
+    /// Builds the app from the service and the same authorizer the Lambda function runs;
+    /// a request body not read within `body_timeout` is answered 408.
     pub fn new(
         service: Service<S>,
         authorizer: KeyedAuthorizer,
         cache: AuthorizerCache,
         upstream: Option<Upstream>,
+        body_timeout: Duration,
     ) -> Self {
         Self {
             service,
@@ -199,22 +235,36 @@ impl<S: Store + 'static> App<S> {
             upstream,
             next_request: AtomicU64::new(1),
             cache,
+            body_timeout,
         }
-    }
-
-    /// The axum router: one handler for every path, as the gateway sees them all.
-    pub fn router(self: Arc<Self>) -> axum::Router {
-        axum::Router::new().fallback(handle::<S>).with_state(self)
     }
 
     /// Runs the authorizer on the TOKEN event API Gateway would send (or reuses its answer
     /// for this header, see [`AuthorizerCache`]), and evaluates its policy for this method
-    /// as API Gateway would.
-    async fn authorize(&self, authorization: &str, method: &str, path: &str) -> GatewayVerdict {
+    /// as API Gateway would; with `folded`, the policy must also allow that method and path.
+    async fn authorize(
+        &self,
+        authorization: &str,
+        method: &str,
+        path: &str,
+        folded: Option<(&str, &str)>,
+    ) -> GatewayVerdict {
         let now = self.service.now();
         let arn = gateway::method_arn(method, path);
+        let evaluate = |policy: &serde_json::Value| {
+            let verdict = gateway::evaluate_policy(policy, &arn);
+            match (verdict, folded) {
+                (allow @ PolicyDecision::Allow { .. }, Some((method, path))) => {
+                    match gateway::evaluate_policy(policy, &gateway::method_arn(method, path)) {
+                        PolicyDecision::Allow { .. } => allow,
+                        refused => refused,
+                    }
+                }
+                (verdict, _) => verdict,
+            }
+        };
         if let Some(policy) = self.cache.get(authorization, now) {
-            return GatewayVerdict::Policy(gateway::evaluate_policy(&policy, &arn));
+            return GatewayVerdict::Policy(evaluate(&policy));
         }
         let event = gateway::token_event_bytes(authorization, method, path);
         let decision = match self.authorizer.decide(&event, now).await {
@@ -228,7 +278,7 @@ impl<S: Store + 'static> App<S> {
         match decision.outcome {
             AuthorizerOutcome::Unauthorized => GatewayVerdict::Unauthorized,
             AuthorizerOutcome::Respond(policy) => {
-                let verdict = gateway::evaluate_policy(&policy, &arn);
+                let verdict = evaluate(&policy);
                 // Only a verified token's answer is reused.
                 if matches!(decision.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
                     self.cache.insert(authorization, Arc::new(policy), now);
@@ -244,11 +294,14 @@ enum GatewayVerdict {
     Policy(PolicyDecision),
 }
 
-async fn handle<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: axum::extract::Request,
+/// Answers one request from `peer` as API Gateway and the functions behind it would, and
+/// logs it.
+pub async fn handle<S: Store + 'static>(
+    app: Arc<App<S>>,
+    request: http::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
 ) -> Response {
+    let request = request.map(Body::new);
     let started = Instant::now();
     // Cheap clones (a method token and a shared URI), kept for the log line.
     let method = request.method().clone();
@@ -271,33 +324,52 @@ async fn gateway_request<S: Store + 'static>(
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_GATEWAY_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
+    // Normalised once, before anything reads it: the route, the authorizer's method ARN, the
+    // integration's event and the upstream URL all use this path and no other.
+    let path = match path::normalise(parts.uri.path()) {
+        Ok(path) => path,
+        Err(error) => return message(StatusCode::BAD_REQUEST, &format!("Bad request: {error}")),
+    };
+    let body = match tokio::time::timeout(
+        app.body_timeout,
+        axum::body::to_bytes(body, MAX_GATEWAY_BODY),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
             return oauth_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
                 "request body too large",
             );
         }
+        Err(_) => return request_timeout(),
     };
     let method = parts.method.as_str();
-    let path = parts.uri.path();
-    let Some(route) = gateway::route(method, path, app.upstream.is_some()) else {
+    let Some(route) = gateway::route(method, &path, app.upstream.is_some()) else {
         // No such route: Tessera's router answers (404, or 405 on a known path).
-        return forward_to_tessera(app, &parts, &body, peer, &unrouted(path), None).await;
+        return forward_to_tessera(app, &parts, &path, &body, peer, &unrouted(&path), None).await;
     };
     let decision = if route.protected {
-        let authorization = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty());
+        // Two credentials are no credential: which one a later reader would pick is not
+        // the gateway's to guess.
+        let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
+        let authorization = match (values.next(), values.next()) {
+            (Some(only), None) => only.to_str().ok().filter(|v| !v.trim().is_empty()),
+            _ => None,
+        };
         // API Gateway answers 401 itself when the identity source is missing.
         let Some(authorization) = authorization else {
             return unauthorized();
         };
-        match app.authorize(authorization, method, path).await {
+        // A case-insensitive upstream reads `/ADMIN/x` as `/admin/x`: the policy must allow
+        // both, so upper case cannot dodge a scope rule written in lower case.
+        let folded = (route.target == Target::Upstream)
+            .then(|| (method.to_ascii_uppercase(), path::case_folded(&path)))
+            .filter(|(m, p)| m != method || *p != path);
+        let folded = folded.as_ref().map(|(m, p)| (m.as_str(), p.as_str()));
+        match app.authorize(authorization, method, &path, folded).await {
             GatewayVerdict::Unauthorized => return unauthorized(),
             GatewayVerdict::Policy(PolicyDecision::Deny) => return forbidden(),
             GatewayVerdict::Policy(PolicyDecision::Invalid) => {
@@ -311,11 +383,11 @@ async fn gateway_request<S: Store + 'static>(
     };
     match route.target {
         Target::Tessera => {
-            forward_to_tessera(app, &parts, &body, peer, &route, decision.as_ref()).await
+            forward_to_tessera(app, &parts, &path, &body, peer, &route, decision.as_ref()).await
         }
         Target::Upstream => match (&app.upstream, decision) {
             (Some(upstream), Some(PolicyDecision::Allow { context, .. })) => {
-                proxy(upstream, &parts, body, &context).await
+                proxy(upstream, &parts, &path, body, &context).await
             }
             _ => unauthorized(),
         },
@@ -334,6 +406,7 @@ fn unrouted(path: &str) -> Route {
 async fn forward_to_tessera<S: Store + 'static>(
     app: &App<S>,
     parts: &http::request::Parts,
+    path: &str,
     body: &[u8],
     peer: SocketAddr,
     route: &Route,
@@ -351,7 +424,7 @@ async fn forward_to_tessera<S: Store + 'static>(
     let source_ip = peer.ip().to_string();
     let incoming = Incoming {
         method: parts.method.as_str(),
-        path: parts.uri.path(),
+        path,
         query: parts.uri.query(),
         headers,
         body,
@@ -382,17 +455,20 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 async fn proxy(
     upstream: &Upstream,
     parts: &http::request::Parts,
-    body: axum::body::Bytes,
+    path: &str,
+    body: Bytes,
     context: &serde_json::Map<String, serde_json::Value>,
 ) -> Response {
-    let url = match parts.uri.query() {
-        Some(q) => format!("{}{}?{q}", upstream.base, parts.uri.path()),
-        None => format!("{}{}", upstream.base, parts.uri.path()),
+    let Some(url) = upstream.url(path, parts.uri.query()) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request: the query cannot be forwarded unchanged",
+        );
     };
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n.starts_with(CONTEXT_HEADER_PREFIX) {
+        if HOP_BY_HOP.contains(&n) || is_context_header(n) {
             continue;
         }
         headers.append(name.clone(), value.clone());
@@ -414,12 +490,9 @@ async fn proxy(
         .body(body)
         .send()
         .await;
-    let answer = match sent {
+    let mut answer = match sent {
         Ok(answer) => answer,
-        Err(e) => {
-            warn!(error = %e, "upstream unreachable");
-            return message(StatusCode::BAD_GATEWAY, "Bad gateway");
-        }
+        Err(e) => return upstream_failed(e, "upstream unreachable"),
     };
     let status = answer.status();
     let mut out_headers = HeaderMap::new();
@@ -428,12 +501,43 @@ async fn proxy(
             out_headers.append(name.clone(), value.clone());
         }
     }
-    match answer.bytes().await {
-        Ok(bytes) => (status, out_headers, bytes).into_response(),
-        Err(e) => {
-            warn!(error = %e, "upstream answer unreadable");
-            message(StatusCode::BAD_GATEWAY, "Bad gateway")
+    let limit = upstream.max_response_bytes;
+    let too_large = || {
+        warn!(limit, "upstream answer too large");
+        message(StatusCode::BAD_GATEWAY, "Bad gateway")
+    };
+    // The declared length is only a hint to refuse early; the count below is the bound.
+    if answer
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return too_large();
+    }
+    let mut bytes = Vec::new();
+    loop {
+        match answer.chunk().await {
+            Ok(Some(chunk)) if bytes.len().saturating_add(chunk.len()) > limit => {
+                return too_large();
+            }
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return upstream_failed(e, "upstream answer unreadable"),
         }
+    }
+    (status, out_headers, bytes).into_response()
+}
+
+/// API Gateway's answers to a failed integration: 504 when a connected upstream took too
+/// long, else 502 (a connection that failed or timed out included).
+fn upstream_failed(error: reqwest::Error, what: &str) -> Response {
+    let timed_out = error.is_timeout() && !error.is_connect();
+    // Logged without the URL: its query string may carry credentials.
+    let error = error.without_url();
+    warn!(%error, "{what}");
+    if timed_out {
+        message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
+    } else {
+        message(StatusCode::BAD_GATEWAY, "Bad gateway")
     }
 }
 
@@ -445,6 +549,16 @@ fn message(status: StatusCode, text: &str) -> Response {
         json!({ "message": text }).to_string(),
     )
         .into_response()
+}
+
+/// 408 for a body that did not arrive in time; the connection is closed after it, as the
+/// rest of that body can no longer be told apart from the next request.
+fn request_timeout() -> Response {
+    let mut response = message(StatusCode::REQUEST_TIMEOUT, "Request timeout");
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The UNAUTHORIZED gateway response of template.yaml.

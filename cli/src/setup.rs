@@ -189,11 +189,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let key_path = key_file(&args.store.data);
     let alg = config.access_token_alg;
     // Creates the key file on first start; the ring then owns the one key set that both the
-    // service and the authorizer use.
+    // service and the authorizer use (its clones share it), re-read every
+    // KEY_RELOAD_INTERVAL so that `tessera keys rotate` reaches a running server.
     KeyFile::load_or_create(&key_path, alg)?;
-    let ring = KeyRing::load(KeySource::File(key_path), alg).await?;
-    let keys = ring.current();
-    let upstream = args.upstream.as_deref().map(upstream).transpose()?;
+    let ring = KeyRing::load(KeySource::File(key_path), alg)
+        .await?
+        .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval));
+    let upstream = args
+        .upstream
+        .as_deref()
+        .map(|base| upstream(base, &args))
+        .transpose()?;
+    let limits = crate::server::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+    };
     // Bind before anything else listens, so a taken port fails fast and clearly.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -216,37 +227,46 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         "tessera serve listening"
     );
     with_store!(store, s => {
-        let service = Service::new(config, keys, s);
+        let service = Service::new(config, ring.clone(), s);
         let authorizer = KeyedAuthorizer::new(ring, policy, rules);
-        let app = Arc::new(App::new(service, authorizer, cache, upstream));
-        run_server(listener, app.router()).await
+        let app = Arc::new(App::new(service, authorizer, cache, upstream, args.body_timeout));
+        crate::server::run(
+            listener,
+            limits,
+            move |request, peer| crate::serve::handle(Arc::clone(&app), request, peer),
+            crate::serve::shutdown_signal(),
+        )
+        .await;
+        Ok(())
     })
 }
 
-/// The `--upstream` API, checked at start: an absolute http(s) URL without query.
-fn upstream(base: &str) -> Result<Upstream, CliError> {
+/// The `--upstream` API, checked at start: an absolute http(s) URL without query or
+/// fragment, and its client with the `--upstream-*` bounds.
+fn upstream(base: &str, args: &ServeArgs) -> Result<Upstream, CliError> {
     let url = reqwest::Url::parse(base)
         .map_err(|e| CliError::Usage(format!("--upstream {base:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(CliError::Usage(format!(
             "--upstream {base:?} must be an http or https URL without a query"
         )));
     }
+    // A gateway passes redirects back to its client; following them would send the
+    // authorizer context to wherever the upstream points.
+    let client = reqwest::Client::builder()
+        .connect_timeout(args.upstream_connect_timeout)
+        .timeout(args.upstream_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| CliError::Usage(format!("--upstream {base:?}: no HTTP client: {e}")))?;
     Ok(Upstream {
-        base: base.trim_end_matches('/').to_owned(),
-        client: reqwest::Client::new(),
+        // The parser's own spelling, so a request URL built on it parses back unchanged.
+        base: url.as_str().trim_end_matches('/').to_owned(),
+        base_path: url.path().trim_end_matches('/').to_owned(),
+        client,
+        max_response_bytes: args.upstream_max_response_bytes,
     })
-}
-
-async fn run_server(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-) -> Result<(), CliError> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(crate::serve::shutdown_signal())
-    .await?;
-    Ok(())
 }

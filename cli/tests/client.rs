@@ -143,6 +143,7 @@ const SHORT_LIVED: &[(&str, &str)] = &[
     ("ACCESS_TOKEN_TTL", "2"),
     ("TOKEN_LEEWAY", "0"),
     ("REFRESH_REUSE_GRACE", "0"),
+    ("REFRESH_REUSE_GRACE_ZERO_CONFIRMED", "true"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

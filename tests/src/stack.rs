@@ -160,6 +160,7 @@ impl Stack {
             .set("ACCESS_TOKEN_ALG", "ES256")
             .set("TOKEN_LEEWAY", "30")
             .set("REFRESH_REUSE_GRACE", "0")
+            .set("REFRESH_REUSE_GRACE_ZERO_CONFIRMED", "true")
             .set("TABLE_NAME", &table)
             .set("KEY_FILE", &key_file.to_string_lossy())
             .set("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
@@ -210,8 +211,7 @@ impl Stack {
             password_hash: hash,
             scope: user.scope.clone(),
             status: UserStatus::Active,
-            failed_attempts: 0,
-            locked_until: None,
+            revoked_before: 0,
             created_at: now,
             updated_at: now,
         };

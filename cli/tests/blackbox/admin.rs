@@ -17,6 +17,7 @@ both_backends!(
     admin_user_set_password_revokes_sessions,
     admin_session_revoke_kills_that_refresh_token,
     admin_token_inspect_says_valid_or_why_not,
+    admin_token_inspect_dash_reads_the_token_from_stdin,
     admin_keys_rotate_while_serving_keeps_earlier_tokens_valid,
     admin_keys_rotate_tokens_signed_with_the_new_key_pass_without_a_restart,
     admin_authorize_rest_token_and_request_events_print_an_allow_policy,
@@ -199,6 +200,38 @@ async fn admin_session_revoke_kills_that_refresh_token(backend: Backend) {
         .await
         .assert_success();
     assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
+}
+
+/// Gives an access token on standard input (with the newline `echo` adds), a tampered one,
+/// and nothing; runs `token inspect -`; expects "valid access token" for the first, the
+/// signature named for the second, a clear error for empty input, and never the token on
+/// the command line.
+async fn admin_token_inspect_dash_reads_the_token_from_stdin(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let tokens = TestUser::generate(&server).await.login(&server).await;
+    let inspect = |stdin: String| {
+        let mut command = tessera_command(&[]);
+        command
+            .args(["token", "inspect", "-", "--data"])
+            .arg(&server.store.data);
+        async move { Printed::from(run(command, Some(&stdin)).await) }
+    };
+
+    let valid = inspect(format!("{}\n", tokens.access))
+        .await
+        .assert_success();
+    let bad = inspect(tamper_signature(&tokens.access))
+        .await
+        .assert_failure();
+    let empty = inspect(String::new()).await.assert_failure();
+
+    assert!(
+        valid.stdout.contains("verified: a valid access token"),
+        "{}",
+        valid.stdout
+    );
+    assert!(bad.stderr.contains("signature"), "{}", bad.stderr);
+    assert!(empty.stderr.contains("standard input"), "{}", empty.stderr);
 }
 
 /// Gives an access token, a refresh token, the access token with a flipped signature,

@@ -34,6 +34,7 @@ macro_rules! both_backends {
 
 mod admin;
 mod helpers;
+mod hostile;
 mod login;
 mod logout;
 mod protected;

@@ -81,11 +81,18 @@ async fn refresh_form_body_answers_200(backend: Backend) {
     assert_oauth_error(&wrong_grant, 400, "unsupported_grant_type");
 }
 
-/// Gives REFRESH_REUSE_GRACE=0 and a token R0 rotated to R1; replays R0; expects 400
+/// Gives REFRESH_REUSE_GRACE=0 (confirmed) and a token R0 rotated to R1; replays R0; expects 400
 /// `invalid_grant`, then R1 refused too (the whole session is revoked) and the session gone
 /// from `tessera session list` and from GET /auth/sessions.
 async fn refresh_spent_token_is_invalid_grant_and_revokes_the_session(backend: Backend) {
-    let server = spawn_serve(backend, &[("REFRESH_REUSE_GRACE", "0")]).await;
+    let server = spawn_serve(
+        backend,
+        &[
+            ("REFRESH_REUSE_GRACE", "0"),
+            ("REFRESH_REUSE_GRACE_ZERO_CONFIRMED", "true"),
+        ],
+    )
+    .await;
     let user = TestUser::generate(&server).await;
     let r0 = user.login(&server).await;
     let r1 = Tokens::from_reply(&server.refresh(&r0.refresh).await);

@@ -1,11 +1,67 @@
 //! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration` (API.md).
 
-use crate::helpers::{Backend, TestUser, decode, spawn_serve};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{BOUND, Backend, TestUser, decode, spawn_serve};
 
 both_backends!(
     jwks_has_only_public_parameters_and_the_access_tokens_kid,
     openid_configuration_names_the_issuer_and_jwks_uri,
+    keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval,
 );
+
+/// Gives a running server re-reading its keys every second (KEY_RELOAD_INTERVAL=1); rotates
+/// the key file with `tessera keys rotate`, as an operator would; expects the JWKS to show
+/// the new key first (the old one still there, still verifying) and logins to sign with it,
+/// without any token naming the new kid first.
+async fn keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval(
+    backend: Backend,
+) {
+    let server = spawn_serve(backend, &[("KEY_RELOAD_INTERVAL", "1")]).await;
+    let user = TestUser::generate(&server).await;
+    let kids = |server_reply: serde_json::Value| -> Vec<String> {
+        server_reply["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = kids(server.get("/.well-known/jwks.json", None).await.json());
+    let (header, _) = decode(&user.login(&server).await.access);
+    assert_eq!(before, [header["kid"].as_str().unwrap().to_owned()]);
+
+    server
+        .admin_data(&["keys", "rotate"], &[])
+        .await
+        .assert_success();
+
+    let started = Instant::now();
+    let new_kid = loop {
+        let now = kids(server.get("/.well-known/jwks.json", None).await.json());
+        if now.len() == 2 {
+            assert_eq!(now[1], before[0], "the old key still verifies: {now:?}");
+            break now[0].clone();
+        }
+        assert!(
+            started.elapsed() < BOUND,
+            "the server never published the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let started = Instant::now();
+    loop {
+        let (header, _) = decode(&user.login(&server).await.access);
+        if header["kid"] == new_kid.as_str() {
+            break;
+        }
+        assert!(
+            started.elapsed() < BOUND,
+            "the server never signed with the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 /// Gives a server (ES256, then EdDSA, RS256 and HS256); fetches the JWKS; expects only public
 /// members (`kty`, `kid`, `alg`, `use: sig` and the curve or modulus fields, never `d`, `k`,

@@ -36,6 +36,13 @@
 //!   for another route, that statement changes nothing: the token lacks the scope for this
 //!   ARN whichever route asks.
 //!
+//! An HTTP API 2.0 simple response has no policy to carry such denies: it is one
+//! `isAuthorized` for the route that asked. API Gateway caches it per identity source value
+//! across every route, so with scope rules the authorizer's identity sources must include
+//! `$context.routeKey` (one cached answer per token and route), or its result TTL must be 0.
+//! The authorizer cannot see that setting; it logs one warning per process, at the first 2.0
+//! event, when rules are configured.
+//!
 //! A cached answer can outlive a token that expires within the cache TTL: keep the
 //! authorizer's TTL well below the access token lifetime.
 //!
@@ -52,6 +59,8 @@ mod event;
 pub mod keyring;
 mod rules;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_token::{AccessClaims, AccessVerifier, VerifyError};
@@ -67,6 +76,10 @@ pub use crate::rules::{ScopeRules, ScopeRulesError};
 
 /// The error message a REST authorizer function returns to make API Gateway answer 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
+
+/// Set once the HTTP API cache warning has been logged. Once per process reaches the
+/// operator; after that every 2.0 event pays one relaxed load and nothing else.
+static HTTP_API_CACHE_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// What the authorizer function hands back to API Gateway.
 #[derive(Clone, Debug, PartialEq)]
@@ -258,6 +271,20 @@ impl Authorizer {
     /// HTTP API 2.0: a simple response, `isAuthorized` false for every failure.
     fn decide_http_v2(&self, event: Event<'_>, now: i64) -> Decision {
         let kind = EventKind::HttpV2;
+        if !self.rules.is_empty()
+            && !HTTP_API_CACHE_WARNED.load(Ordering::Relaxed)
+            && !HTTP_API_CACHE_WARNED.swap(true, Ordering::Relaxed)
+        {
+            // The authorizer never sees its own cache settings, and a cache keyed on the token
+            // alone hands one route's `true` to every other route: only an operator can tell.
+            warn!(
+                %kind,
+                "AUTHORIZER_SCOPE_RULES is set and HTTP API caches an authorizer answer per \
+                 identity source across all routes: include $context.routeKey in the \
+                 authorizer's identity sources or set its result TTL to 0, or a token allowed \
+                 on one route is allowed on routes whose scope it lacks"
+            );
+        }
         let denied = |verdict: Verdict| Decision {
             kind: Some(kind),
             verdict,

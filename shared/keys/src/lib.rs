@@ -11,7 +11,11 @@
 //!
 //! [`KeyRing`] builds the [`KeySet`] once at init and rebuilds it when a token names a `kid`
 //! it does not know (a rotation happened since init), at most once per interval, so a
-//! flood of forged `kid`s cannot turn into a flood of secret reads.
+//! flood of forged `kid`s cannot turn into a flood of secret reads. A function that signs or
+//! serves the JWKS also asks it to re-read the source on a timer
+//! ([`KeyRing::refresh_if_due`], every [`DEFAULT_REFRESH_INTERVAL`] unless configured), so a
+//! warm instance signs with a rotated key, and stops publishing a retired one, within that
+//! bound even when no token ever names the new `kid`.
 //!
 //! Limits: key material never leaves this crate except inside [`KeySet`]; nothing here logs
 //! a secret value, and the error messages name sources, never contents.
@@ -34,6 +38,9 @@ pub use tessera_token::SecretValue;
 
 /// The shortest time between two reloads caused by unknown `kid`s.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often a signing function re-reads its keys whatever the tokens say (`KEY_RELOAD_INTERVAL`).
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 
 /// How many previous versions a rotated key file keeps for verification.
 pub const KEEP_PREVIOUS: usize = 2;
@@ -239,8 +246,15 @@ impl KeySource {
     }
 }
 
-/// The key set in use, and the means to refresh it after a rotation.
+/// The key set in use, and the means to refresh it after a rotation. Cheap to clone: the
+/// clones share one key set and its reload state, so the service and the authorizer of one
+/// process see the same keys.
+#[derive(Clone)]
 pub struct KeyRing {
+    inner: Arc<Ring>,
+}
+
+struct Ring {
     source: KeySource,
     alg: Algorithm,
     keys: RwLock<Arc<KeySet>>,
@@ -248,6 +262,9 @@ pub struct KeyRing {
     /// rotation right after start is picked up at once.
     last_reload: tokio::sync::Mutex<Option<Instant>>,
     min_interval: Duration,
+    refresh_every: Duration,
+    /// When [`KeyRing::refresh_if_due`] next reads the source.
+    next_refresh: std::sync::Mutex<Instant>,
 }
 
 impl KeyRing {
@@ -255,25 +272,100 @@ impl KeyRing {
     pub async fn load(source: KeySource, alg: Algorithm) -> Result<Self, KeysError> {
         let keys = source.fetch().await?.key_set(alg)?;
         Ok(Self {
-            source,
-            alg,
-            keys: RwLock::new(Arc::new(keys)),
-            last_reload: tokio::sync::Mutex::new(None),
-            min_interval: DEFAULT_RELOAD_INTERVAL,
+            inner: Arc::new(Ring {
+                source,
+                alg,
+                keys: RwLock::new(Arc::new(keys)),
+                last_reload: tokio::sync::Mutex::new(None),
+                min_interval: DEFAULT_RELOAD_INTERVAL,
+                refresh_every: DEFAULT_REFRESH_INTERVAL,
+                next_refresh: std::sync::Mutex::new(Instant::now() + DEFAULT_REFRESH_INTERVAL),
+            }),
         })
     }
 
     /// Sets the shortest time between two reloads (default [`DEFAULT_RELOAD_INTERVAL`]).
+    /// Call it right after [`KeyRing::load`], before the ring is cloned.
     pub fn with_min_interval(mut self, interval: Duration) -> Self {
-        self.min_interval = interval;
+        if let Some(ring) = Arc::get_mut(&mut self.inner) {
+            ring.min_interval = interval;
+        }
+        self
+    }
+
+    /// Sets how often [`KeyRing::refresh_if_due`] re-reads the source (default
+    /// [`DEFAULT_REFRESH_INTERVAL`]). Call it right after [`KeyRing::load`], before the ring
+    /// is cloned.
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        if let Some(ring) = Arc::get_mut(&mut self.inner) {
+            ring.refresh_every = interval;
+            if let Ok(mut next) = ring.next_refresh.lock() {
+                *next = Instant::now() + interval;
+            }
+        }
         self
     }
 
     /// The key set in use now.
     pub fn current(&self) -> Arc<KeySet> {
-        match self.keys.read() {
+        match self.inner.keys.read() {
             Ok(keys) => keys.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn install(&self, keys: Arc<KeySet>) {
+        match self.inner.keys.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    fn refresh_due(&self) -> bool {
+        self.inner
+            .next_refresh
+            .lock()
+            .map_or(true, |next| Instant::now() >= *next)
+    }
+
+    fn schedule_refresh(&self, after: Duration) {
+        if let Ok(mut next) = self.inner.next_refresh.lock() {
+            *next = Instant::now() + after;
+        }
+    }
+
+    /// Re-reads the source when the refresh interval has passed since the last read, and
+    /// returns the key set in use afterwards. A failed read keeps the keys in use (they were
+    /// good a moment ago), is logged, and is tried again after the reload interval rather
+    /// than on every call. Cheap when nothing is due: one lock and a clock read.
+    pub async fn refresh_if_due(&self) -> Arc<KeySet> {
+        if !self.refresh_due() {
+            return self.current();
+        }
+        // One reader at a time; the others find the refresh done when they get the lock.
+        let _reloading = self.inner.last_reload.lock().await;
+        if !self.refresh_due() {
+            return self.current();
+        }
+        self.schedule_refresh(self.inner.refresh_every);
+        match self
+            .inner
+            .source
+            .fetch()
+            .await
+            .and_then(|v| v.key_set(self.inner.alg))
+        {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                self.install(Arc::clone(&keys));
+                tracing::debug!("key set refreshed on its timer");
+                keys
+            }
+            Err(error) => {
+                tracing::warn!(%error, "scheduled key refresh failed; keeping the keys in use");
+                self.schedule_refresh(self.inner.min_interval.min(self.inner.refresh_every));
+                self.current()
+            }
         }
     }
 
@@ -281,16 +373,14 @@ impl KeyRing {
     /// `None` when the last reload was less than the interval ago (the caller then rejects
     /// the token as it would have anyway). A failed read counts as a reload too.
     pub async fn reload_for_unknown_kid(&self) -> Result<Option<Arc<KeySet>>, KeysError> {
-        let mut last = self.last_reload.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.min_interval) {
+        let mut last = self.inner.last_reload.lock().await;
+        if last.is_some_and(|at| at.elapsed() < self.inner.min_interval) {
             return Ok(None);
         }
         *last = Some(Instant::now());
-        let keys = Arc::new(self.source.fetch().await?.key_set(self.alg)?);
-        match self.keys.write() {
-            Ok(mut slot) => *slot = keys.clone(),
-            Err(poisoned) => *poisoned.into_inner() = keys.clone(),
-        }
+        let keys = Arc::new(self.inner.source.fetch().await?.key_set(self.inner.alg)?);
+        self.install(Arc::clone(&keys));
+        self.schedule_refresh(self.inner.refresh_every);
         tracing::info!("key set reloaded after an unknown kid");
         Ok(Some(keys))
     }

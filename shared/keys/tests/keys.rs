@@ -189,3 +189,65 @@ async fn reloads_for_unknown_kids_are_rate_limited() {
     assert!(ring.reload_for_unknown_kid().await.unwrap().is_some());
     assert!(ring.reload_for_unknown_kid().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn the_ring_refreshes_on_its_timer_without_any_token_asking() {
+    // Given a signing function's ring whose refresh interval has passed (zero here), and a
+    // rotation done by another process
+    let path = scratch("keys.json");
+    let first = KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
+    let old_kid = first
+        .key_set(Algorithm::Es256)
+        .unwrap()
+        .current_kid()
+        .as_str()
+        .to_owned();
+    let ring = KeyRing::load(KeySource::File(path.clone()), Algorithm::Es256)
+        .await
+        .unwrap()
+        .with_refresh_interval(Duration::ZERO);
+    let rotated = KeyFile::rotate(&path, Algorithm::Es256).unwrap();
+    let new_kid = rotated
+        .key_set(Algorithm::Es256)
+        .unwrap()
+        .current_kid()
+        .as_str()
+        .to_owned();
+    assert_ne!(old_kid, new_kid);
+
+    // When the function next signs
+    let keys = ring.refresh_if_due().await;
+
+    // Then it signs with the rotated key, and the clones of the ring see it too
+    assert_eq!(keys.current_kid().as_str(), new_kid);
+    assert_eq!(ring.clone().current().current_kid().as_str(), new_kid);
+}
+
+#[tokio::test]
+async fn a_refresh_that_is_not_due_reads_nothing_and_a_failed_one_keeps_the_keys() {
+    // Given a ring with the default (five minute) interval
+    let path = scratch("keys.json");
+    let first = KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
+    let kid = first
+        .key_set(Algorithm::Es256)
+        .unwrap()
+        .current_kid()
+        .as_str()
+        .to_owned();
+    let ring = KeyRing::load(KeySource::File(path.clone()), Algorithm::Es256)
+        .await
+        .unwrap();
+    KeyFile::rotate(&path, Algorithm::Es256).unwrap();
+
+    // A refresh before the interval keeps the keys in use
+    assert_eq!(ring.refresh_if_due().await.current_kid().as_str(), kid);
+
+    // A due refresh whose source has gone keeps the keys in use as well
+    let due = KeyRing::load(KeySource::File(path.clone()), Algorithm::Es256)
+        .await
+        .unwrap()
+        .with_refresh_interval(Duration::ZERO);
+    let before = due.current().current_kid().as_str().to_owned();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(due.refresh_if_due().await.current_kid().as_str(), before);
+}

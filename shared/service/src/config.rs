@@ -14,6 +14,8 @@ pub const MAX_REUSE_GRACE_SECS: i64 = 300;
 pub const MAX_TTL_SECS: i64 = 366 * 24 * 3600;
 /// The longest access token lifetime (one day): access tokens cannot be revoked before `exp`.
 pub const MAX_ACCESS_TTL_SECS: i64 = 24 * 3600;
+/// The variable that must say `true` for `REFRESH_REUSE_GRACE=0` to be accepted.
+pub const GRACE_ZERO_CONFIRMATION: &str = "REFRESH_REUSE_GRACE_ZERO_CONFIRMED";
 
 /// Everything the service reads from its environment, parsed and checked once.
 ///
@@ -29,8 +31,10 @@ pub struct Config {
     /// `REFRESH_IDLE_TTL`: a session unused for this long expires. Default 1209600 (14 days).
     pub refresh_idle_ttl: i64,
     /// `REFRESH_REUSE_GRACE`: seconds during which the immediate predecessor of the current
-    /// refresh token is answered with the same successor instead of revoking the session.
-    /// Default 10; 0 turns the grace window off; at most 300.
+    /// refresh token is answered with the same successor instead of revoking the session: a
+    /// client that sent one token twice at once, or retried after a lost reply. Default 30
+    /// (above a function timeout of 10 s plus a retry delay); at most 300. 0 turns the window
+    /// off and is refused unless `REFRESH_REUSE_GRACE_ZERO_CONFIRMED=true`.
     pub refresh_reuse_grace: i64,
     /// `ISSUER` (required): the `iss` of every token, and the base URL of the discovery document.
     pub issuer: String,
@@ -44,8 +48,26 @@ pub struct Config {
     pub client_id: String,
     /// `TOKEN_LEEWAY`: clock skew allowed when checking `exp`/`nbf`, in seconds. Default 30, at most 60.
     pub token_leeway: u64,
-    /// `LOGIN_LOCKOUT_THRESHOLD`: consecutive failed logins before an account locks. Default 5.
+    /// `LOGIN_LOCKOUT_THRESHOLD`: failed logins of one username (a user or not) that lock it.
+    /// Default 5.
     pub login_lockout_threshold: u32,
+    /// `LOGIN_FAILURE_WINDOW`: seconds without a failed login after which a username's
+    /// failures are forgotten. Default 900 (15 minutes), 1 to 86400. A successful login
+    /// forgets them at once.
+    pub login_failure_window: i64,
+    /// `MAX_SESSIONS_PER_USER`: live sessions one user may have; a login past it revokes the
+    /// oldest. Default 100, 1 to 1000.
+    pub max_sessions_per_user: u32,
+    /// `KEY_RELOAD_INTERVAL`: seconds between two reads of the key source by a function that
+    /// signs or serves the JWKS, so a warm instance picks up a rotation. Default 300, 1 to
+    /// 86400.
+    pub key_reload_interval: u64,
+    /// `LOGIN_MAX_CONCURRENT`: password checks run at once (each holds about 19 MiB while it
+    /// runs). Default: the number of CPUs, at least 2; 1 to 256.
+    pub login_max_concurrent: usize,
+    /// `LOGIN_MAX_QUEUED`: logins that may wait for a password check; one more is answered
+    /// 503 with `Retry-After`. Default 256, 0 to 100000.
+    pub login_max_queued: usize,
 }
 
 /// A configuration variable that is missing or invalid.
@@ -87,9 +109,28 @@ impl Config {
         let access_token_ttl = int(&get, "ACCESS_TOKEN_TTL", 900, 1, MAX_ACCESS_TTL_SECS)?;
         let refresh_token_ttl = int(&get, "REFRESH_TOKEN_TTL", 2_592_000, 1, MAX_TTL_SECS)?;
         let refresh_idle_ttl = int(&get, "REFRESH_IDLE_TTL", 1_209_600, 1, MAX_TTL_SECS)?;
-        let refresh_reuse_grace = int(&get, "REFRESH_REUSE_GRACE", 10, 0, MAX_REUSE_GRACE_SECS)?;
+        let refresh_reuse_grace = int(&get, "REFRESH_REUSE_GRACE", 30, 0, MAX_REUSE_GRACE_SECS)?;
+        // Without a grace window, a client that retries a refresh whose reply was lost (a
+        // Lambda timeout, a 502 or 504) presents a spent token and is logged out as a thief
+        // would be. That trade must be chosen on purpose, never by a stray 0.
+        if refresh_reuse_grace == 0 && get(GRACE_ZERO_CONFIRMATION).as_deref() != Some("true") {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_REUSE_GRACE",
+                reason: format!(
+                    "0 turns off the window that makes a retry after a lost reply safe: such a \
+                     retry then logs the user out. Set {GRACE_ZERO_CONFIRMATION}=true to accept \
+                     that, or use a window of at least a few seconds"
+                ),
+            });
+        }
         let token_leeway = int(&get, "TOKEN_LEEWAY", 30, 0, MAX_LEEWAY_SECS)?;
         let login_lockout_threshold = int(&get, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?;
+        let login_failure_window = int(&get, "LOGIN_FAILURE_WINDOW", 900, 1, 86_400)?;
+        let max_sessions_per_user = count(&get, "MAX_SESSIONS_PER_USER", 100, 1, 1000)?;
+        let key_reload_interval = int(&get, "KEY_RELOAD_INTERVAL", 300, 1, 86_400)?;
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let login_max_concurrent = count(&get, "LOGIN_MAX_CONCURRENT", cpus.min(256), 1, 256)?;
+        let login_max_queued = count(&get, "LOGIN_MAX_QUEUED", 256, 0, 100_000)?;
 
         let access_token_alg = match get("ACCESS_TOKEN_ALG") {
             None => Algorithm::Es256,
@@ -111,13 +152,20 @@ impl Config {
             client_id: get("CLIENT_ID").unwrap_or_else(|| "tessera".to_owned()),
             token_leeway,
             login_lockout_threshold,
+            login_failure_window,
+            max_sessions_per_user,
+            key_reload_interval,
+            login_max_concurrent,
+            login_max_queued,
         })
     }
 
-    /// The lockout policy: `LOGIN_LOCKOUT_THRESHOLD` failures, then 30 s doubling up to 15 min.
+    /// The lockout policy: `LOGIN_LOCKOUT_THRESHOLD` failures, then 30 s doubling up to 15
+    /// min, forgotten after `LOGIN_FAILURE_WINDOW` quiet seconds.
     pub fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             threshold: self.login_lockout_threshold,
+            window_secs: self.login_failure_window,
             ..LockoutPolicy::default()
         }
     }
@@ -125,6 +173,29 @@ impl Config {
     /// The issuer without a trailing slash, the base of the URLs in the discovery document.
     pub fn issuer_base(&self) -> &str {
         self.issuer.trim_end_matches('/')
+    }
+}
+
+/// Parses a count (not seconds) with a default and an inclusive range.
+fn count<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Copy + std::fmt::Display,
+{
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number from {min} to {max}, got {raw:?}"),
+        }),
     }
 }
 
@@ -174,13 +245,41 @@ mod tests {
         assert_eq!(c.access_token_ttl, 900);
         assert_eq!(c.refresh_token_ttl, 2_592_000);
         assert_eq!(c.refresh_idle_ttl, 1_209_600);
-        assert_eq!(c.refresh_reuse_grace, 10);
+        assert_eq!(c.refresh_reuse_grace, 30);
         assert_eq!(c.access_token_alg, Algorithm::Es256);
         assert_eq!(c.table_name, None);
         assert_eq!(c.client_id, "tessera");
         assert_eq!(c.token_leeway, 30);
         assert_eq!(c.login_lockout_threshold, 5);
         assert_eq!(c.lockout_policy().threshold, 5);
+        assert_eq!(c.login_failure_window, 900);
+        assert_eq!(c.lockout_policy().window_secs, 900);
+        assert_eq!(c.max_sessions_per_user, 100);
+        assert_eq!(c.key_reload_interval, 300);
+        assert!(c.login_max_concurrent >= 2);
+        assert_eq!(c.login_max_queued, 256);
+    }
+
+    #[test]
+    fn a_grace_of_zero_must_be_confirmed() {
+        let err = config(&[("REFRESH_REUSE_GRACE", "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains(GRACE_ZERO_CONFIRMATION),
+            "the error names the confirmation: {err}"
+        );
+        assert!(
+            config(&[
+                ("REFRESH_REUSE_GRACE", "0"),
+                (GRACE_ZERO_CONFIRMATION, "yes")
+            ])
+            .is_err()
+        );
+        let confirmed = config(&[
+            ("REFRESH_REUSE_GRACE", "0"),
+            (GRACE_ZERO_CONFIRMATION, "true"),
+        ])
+        .unwrap();
+        assert_eq!(confirmed.refresh_reuse_grace, 0);
     }
 
     #[test]
@@ -203,6 +302,12 @@ mod tests {
             ("REFRESH_REUSE_GRACE", "3600"),
             ("TOKEN_LEEWAY", "61"),
             ("LOGIN_LOCKOUT_THRESHOLD", "0"),
+            ("LOGIN_FAILURE_WINDOW", "0"),
+            ("MAX_SESSIONS_PER_USER", "0"),
+            ("MAX_SESSIONS_PER_USER", "1001"),
+            ("KEY_RELOAD_INTERVAL", "0"),
+            ("LOGIN_MAX_CONCURRENT", "0"),
+            ("LOGIN_MAX_QUEUED", "-1"),
             ("ACCESS_TOKEN_ALG", "none"),
             ("ACCESS_TOKEN_ALG", "HS512"),
         ] {
@@ -212,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn every_algorithm_is_accepted_and_grace_zero_turns_it_off() {
+    fn every_algorithm_is_accepted_and_table_name_is_optional() {
         for (alg, expected) in [
             ("ES256", Algorithm::Es256),
             ("EdDSA", Algorithm::EdDsa),
@@ -227,10 +332,10 @@ mod tests {
             );
         }
         assert_eq!(
-            config(&[("REFRESH_REUSE_GRACE", "0")])
+            config(&[("REFRESH_REUSE_GRACE", "1")])
                 .unwrap()
                 .refresh_reuse_grace,
-            0
+            1
         );
         assert_eq!(
             config(&[("TABLE_NAME", "t")])

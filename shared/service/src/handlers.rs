@@ -111,13 +111,13 @@ pub async fn logout<S: SessionStore>(service: &Service<S>, req: Request) -> Resp
 
 /// `GET /auth/sessions` (list), `DELETE /auth/sessions/{sid}` (revoke one),
 /// `DELETE /auth/sessions` (revoke all): the caller's own sessions only (API.md).
-pub async fn sessions<S: SessionStore>(service: &Service<S>, req: Request) -> Response<Body> {
+pub async fn sessions<S: Store>(service: &Service<S>, req: Request) -> Response<Body> {
     sessions_in(service.store(), service.now(), req).await
 }
 
 /// [`sessions`] over a bare store, at `now`: what the sessions function runs. It needs no
 /// key, so that function never reads the signing secret.
-pub async fn sessions_in<S: SessionStore>(store: &S, now: i64, req: Request) -> Response<Body> {
+pub async fn sessions_in<S: Store>(store: &S, now: i64, req: Request) -> Response<Body> {
     respond(&req, "sessions", async {
         let caller = Caller::from_request(&req).ok_or(ServiceError::Unauthorized)?;
         match (req.method(), session_id(&req)) {
@@ -134,7 +134,7 @@ pub async fn sessions_in<S: SessionStore>(store: &S, now: i64, req: Request) -> 
                 Ok(no_content())
             }
             (&Method::DELETE, None) => {
-                crate::sessions::revoke_all(store, &caller.sub, now).await?;
+                crate::sessions::revoke_all(store, &caller.sub, caller.sid.as_deref(), now).await?;
                 Ok(no_content())
             }
             (_, None) => Err(ServiceError::MethodNotAllowed {
@@ -189,7 +189,7 @@ fn public_json(body: &serde_json::Value) -> Response<Body> {
 /// private part, never the refresh key).
 pub async fn jwks<S>(service: &Service<S>, req: Request) -> Response<Body> {
     respond(&req, "jwks", async {
-        serde_json::to_value(service.keys().jwks())
+        serde_json::to_value(service.published_keys().await.jwks())
             .map(|v| public_json(&v))
             .map_err(|e| ServiceError::Internal(format!("jwks serialisation: {e}")))
     })
@@ -227,7 +227,7 @@ pub fn discovery_document(
 pub async fn openid_configuration<S>(service: &Service<S>, _req: Request) -> Response<Body> {
     public_json(&discovery_document(
         service.config(),
-        service.keys().algorithm(),
+        service.published_keys().await.algorithm(),
     ))
 }
 

@@ -28,13 +28,14 @@ pub mod sessions;
 mod username;
 
 pub use config::{
-    Config, ConfigError, MAX_ACCESS_TTL_SECS, MAX_LEEWAY_SECS, MAX_REUSE_GRACE_SECS, MAX_TTL_SECS,
+    Config, ConfigError, GRACE_ZERO_CONFIRMATION, MAX_ACCESS_TTL_SECS, MAX_LEEWAY_SECS,
+    MAX_REUSE_GRACE_SECS, MAX_TTL_SECS,
 };
 pub use cors::Cors;
 pub use error::{ServiceError, error_response};
 pub use password::{
-    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, MAX_PASSWORD_BYTES, Password, PasswordCheck,
-    hash_password, hash_password_blocking, verify_password,
+    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashLimiter, MAX_PASSWORD_BYTES, Password,
+    PasswordCheck, Reservation, hash_password, hash_password_blocking, verify_password,
 };
 pub use request::{Caller, MAX_BODY_BYTES};
 pub use service::{

@@ -3,6 +3,9 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 use crate::ServiceError;
@@ -103,17 +106,89 @@ pub async fn verify_password(
     password: &Password,
     phc: Option<&str>,
 ) -> Result<PasswordCheck, ServiceError> {
+    verify_password_holding(password, phc, ()).await
+}
+
+/// [`verify_password`], holding `guard` (a concurrency permit) until the hash is done: inside
+/// the blocking task, so a caller that goes away cannot release it while the hash still runs.
+pub(crate) async fn verify_password_holding<G: Send + 'static>(
+    password: &Password,
+    phc: Option<&str>,
+    guard: G,
+) -> Result<PasswordCheck, ServiceError> {
     let known = phc.is_some();
     let phc = phc.unwrap_or(DUMMY_PHC).to_owned();
     let password = password.clone();
-    let check = tokio::task::spawn_blocking(move || verify_sync(&password, &phc))
-        .await
-        .map_err(|e| ServiceError::Internal(format!("verification task: {e}")))??;
+    let check = tokio::task::spawn_blocking(move || {
+        let _held = guard;
+        verify_sync(&password, &phc)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("verification task: {e}")))??;
     Ok(if known {
         check
     } else {
         PasswordCheck::Mismatch
     })
+}
+
+/// Bounds the password checks that run at once, and the logins that may wait for one.
+///
+/// Each check holds about 19 MiB and a blocking thread for tens of milliseconds; without a
+/// bound, a login flood would start hundreds of them. A login first reserves a place (running
+/// or waiting) before anything else, and is answered 503 with `Retry-After` when there is
+/// none, so it is never charged a lockout attempt for a check it did not get.
+#[derive(Clone, Debug)]
+pub struct HashLimiter {
+    places: Arc<Semaphore>,
+    running: Arc<Semaphore>,
+}
+
+/// A reserved place: [`Reservation::verify`] waits for a running slot, then checks.
+#[derive(Debug)]
+pub struct Reservation {
+    _place: OwnedSemaphorePermit,
+    running: Arc<Semaphore>,
+}
+
+impl HashLimiter {
+    /// At most `running` checks at once and `queued` more waiting (`running` at least 1).
+    pub fn new(running: usize, queued: usize) -> Self {
+        let running = running.max(1);
+        Self {
+            places: Arc::new(Semaphore::new(running.saturating_add(queued))),
+            running: Arc::new(Semaphore::new(running)),
+        }
+    }
+
+    /// Reserves a place, or [`ServiceError::TemporarilyUnavailable`] when every place is taken.
+    pub fn reserve(&self) -> Result<Reservation, ServiceError> {
+        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
+            tracing::warn!("login refused: every password check slot is taken");
+            ServiceError::TemporarilyUnavailable {
+                retry_after_secs: 1,
+            }
+        })?;
+        Ok(Reservation {
+            _place: place,
+            running: Arc::clone(&self.running),
+        })
+    }
+}
+
+impl Reservation {
+    /// Waits for a running slot, then verifies as [`verify_password`] does.
+    pub async fn verify(
+        self,
+        password: &Password,
+        phc: Option<&str>,
+    ) -> Result<PasswordCheck, ServiceError> {
+        let permit = Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(|_| ServiceError::Internal("password check limiter closed".to_owned()))?;
+        verify_password_holding(password, phc, (permit, self)).await
+    }
 }
 
 fn verify_sync(password: &Password, phc: &str) -> Result<PasswordCheck, ServiceError> {
@@ -188,6 +263,26 @@ mod tests {
             let check = verify_password(&Password::new(p), None).await.unwrap();
             assert_eq!(check, PasswordCheck::Mismatch);
         }
+    }
+
+    #[tokio::test]
+    async fn the_limiter_refuses_past_its_places_and_frees_them_when_done() {
+        let limiter = HashLimiter::new(1, 1);
+        let first = limiter.reserve().unwrap();
+        let second = limiter.reserve().unwrap();
+        assert!(matches!(
+            limiter.reserve(),
+            Err(ServiceError::TemporarilyUnavailable {
+                retry_after_secs: 1
+            })
+        ));
+        let check = first.verify(&Password::new("x"), None).await.unwrap();
+        assert_eq!(check, PasswordCheck::Mismatch);
+        drop(second);
+        assert!(
+            limiter.reserve().is_ok(),
+            "places come back once checks end"
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,13 @@
 //! Reading what a request carries: the form or JSON body, the authorizer context, the client.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::{ClientMeta, ServiceError};
@@ -20,8 +23,9 @@ pub(crate) enum Fields {
 }
 
 impl Fields {
-    /// Parses the body: `application/json` (an object) or `application/x-www-form-urlencoded`
-    /// (each parameter at most once, RFC 6749 §3.2), with any parameters such as a charset.
+    /// Parses the body: `application/json` (an object, each member at most once) or
+    /// `application/x-www-form-urlencoded` (each parameter at most once, RFC 6749 §3.2), with
+    /// any parameters such as a charset.
     pub(crate) fn parse(req: &Request) -> Result<Self, ServiceError> {
         let body: &[u8] = req.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
@@ -34,9 +38,12 @@ impl Fields {
             .and_then(|v| v.split(';').next())
             .map(|v| v.trim().to_ascii_lowercase());
         match media_type.as_deref() {
-            Some("application/json") => match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(map)) => Ok(Self::Json(map)),
-                Ok(_) => Err(ServiceError::InvalidRequest(
+            Some("application/json") => match serde_json::from_slice::<JsonBody>(body) {
+                Ok(JsonBody::Object(map)) => Ok(Self::Json(map)),
+                Ok(JsonBody::Repeated) => {
+                    Err(ServiceError::InvalidRequest("a JSON member is repeated"))
+                }
+                Ok(JsonBody::NotObject) => Err(ServiceError::InvalidRequest(
                     "the JSON body must be an object",
                 )),
                 Err(_) => Err(ServiceError::InvalidRequest("the body is not valid JSON")),
@@ -84,6 +91,74 @@ impl Fields {
             Some(given) if given != expected => Err(ServiceError::UnsupportedGrantType),
             _ => Ok(()),
         }
+    }
+}
+
+/// A JSON body as [`Fields::parse`] judges it.
+///
+/// `serde_json::Value` keeps the last of two members with one name, so
+/// `{"refresh_token":"a","refresh_token":"b"}` would act on `b` while a proxy, a WAF rule or
+/// a log filter in front of us may have looked at `a`. A form with a repeated parameter is
+/// refused for the same reason; this refuses the JSON form of it.
+enum JsonBody {
+    /// An object whose members all have distinct names (compared after unescaping).
+    Object(serde_json::Map<String, Value>),
+    /// An object naming some member twice.
+    Repeated,
+    /// Valid JSON, but not an object.
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for JsonBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonBodyVisitor)
+    }
+}
+
+struct JsonBodyVisitor;
+
+impl<'de> Visitor<'de> for JsonBodyVisitor {
+    type Value = JsonBody;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                // The rest is still read, so that a body that is also malformed JSON is
+                // reported as such rather than as a repeat.
+                map.next_value::<IgnoredAny>()?;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(JsonBody::Repeated);
+            }
+            let value = map.next_value::<Value>()?;
+            members.insert(name, value);
+        }
+        Ok(JsonBody::Object(members))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(JsonBody::NotObject)
     }
 }
 
@@ -222,6 +297,63 @@ mod tests {
             (caller.sub.as_str(), caller.sid.as_deref()),
             ("u2", Some("s2"))
         );
+    }
+
+    fn json_body(text: &str) -> Option<JsonBody> {
+        serde_json::from_str(text).ok()
+    }
+
+    #[test]
+    fn a_json_body_naming_a_top_level_member_twice_is_a_repeat() {
+        for text in [
+            r#"{"refresh_token":"a","refresh_token":"b"}"#,
+            r#"{"username":"a","password":"p","username":"a"}"#,
+            r#"{"pass\u0077ord":"a","password":"b"}"#,
+            r#"{"x":{"y":1},"x":null}"#,
+        ] {
+            assert!(
+                matches!(json_body(text), Some(JsonBody::Repeated)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_json_body_is_otherwise_an_object_a_non_object_or_invalid() {
+        match json_body(r#"{"a":"1","b":{"c":1,"c":2},"d":["e"]}"#) {
+            // Only the top level is judged: a nested object keeps serde_json's reading.
+            Some(JsonBody::Object(map)) => {
+                assert_eq!(map["a"], "1");
+                assert_eq!(map["b"], serde_json::json!({"c": 2}));
+                assert_eq!(map["d"], serde_json::json!(["e"]));
+            }
+            _ => panic!("an object with distinct members"),
+        }
+        assert!(matches!(json_body("{}"), Some(JsonBody::Object(m)) if m.is_empty()));
+        for text in [
+            "[1,{\"a\":1,\"a\":2}]",
+            "\"s\"",
+            "1",
+            "-1",
+            "1.5",
+            "true",
+            "null",
+        ] {
+            assert!(
+                matches!(json_body(text), Some(JsonBody::NotObject)),
+                "{text}"
+            );
+        }
+        // A repeat in a body that is not valid JSON anyway is reported as invalid JSON.
+        for text in [
+            "",
+            "{",
+            r#"{"a":1,"a":2"#,
+            r#"{"a":1,"a":2,}"#,
+            r#"{"a":1} x"#,
+        ] {
+            assert!(json_body(text).is_none(), "{text}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_keys::KeyRing;
 use tessera_store::{
-    LockoutPolicy, RotateOutcome, Rotation, Session, SessionStore, Store, UserStatus,
+    LockoutPolicy, LoginAttempt, NewSession, RotateOutcome, Rotation, Session, SessionCreated,
+    SessionStore, Store, User, UserStatus,
 };
 use tessera_token::{
     AccessClaims, AccessToken, AccessVerifier, Jti, KeySet, RefreshClaims, RefreshPolicy,
@@ -14,7 +15,7 @@ use tessera_token::{
 };
 use zeroize::Zeroizing;
 
-use crate::password::{PasswordCheck, verify_password};
+use crate::password::{HashLimiter, PasswordCheck};
 use crate::{Config, Password, ServiceError, Username};
 
 /// The longest user agent kept with a session, in bytes; the rest is cut off.
@@ -163,6 +164,7 @@ pub struct Service<S> {
     ring: Option<KeyRing>,
     store: S,
     lockout: LockoutPolicy,
+    hashes: HashLimiter,
     clock: Clock,
 }
 
@@ -183,12 +185,14 @@ impl<S> Service<S> {
         };
         let loaded = RwLock::new(Arc::new(Loaded::new(keys, &config)));
         let lockout = config.lockout_policy();
+        let hashes = HashLimiter::new(config.login_max_concurrent, config.login_max_queued);
         Self {
             config,
             loaded,
             ring,
             store,
             lockout,
+            hashes,
             clock: Arc::new(system_now),
         }
     }
@@ -198,6 +202,35 @@ impl<S> Service<S> {
             Ok(l) => Arc::clone(&l),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    fn install(&self, fresh: Arc<Loaded>) {
+        match self.loaded.write() {
+            Ok(mut slot) => *slot = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+    }
+
+    /// The keys and verifiers to sign or publish with: with a key ring, re-read on its timer
+    /// (`KEY_RELOAD_INTERVAL`) so a warm instance signs with a rotated key, and rebuilt when
+    /// the ring's key set changed (also when another user of the same ring reloaded it).
+    async fn fresh(&self) -> Arc<Loaded> {
+        let loaded = self.loaded();
+        let Some(ring) = &self.ring else {
+            return loaded;
+        };
+        let keys = ring.refresh_if_due().await;
+        if Arc::ptr_eq(&keys, &loaded.keys) {
+            return loaded;
+        }
+        let fresh = Arc::new(Loaded::new(keys, &self.config));
+        self.install(Arc::clone(&fresh));
+        fresh
+    }
+
+    /// The key set to publish in the JWKS and discovery: refreshed as [`Self::fresh`] says.
+    pub async fn published_keys(&self) -> Arc<KeySet> {
+        Arc::clone(&self.fresh().await.keys)
     }
 
     /// Verifies a refresh token as of `at`. A `kid` this instance does not know makes a key
@@ -221,10 +254,7 @@ impl<S> Service<S> {
         };
         let fresh = Arc::new(Loaded::new(keys, &self.config));
         let result = fresh.refresh.verify(token, at);
-        match self.loaded.write() {
-            Ok(mut slot) => *slot = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        self.install(fresh);
         result
     }
 
@@ -275,14 +305,14 @@ impl<S> Service<S> {
 
     /// Issues an access token and a refresh token for `session`, the refresh token with the
     /// given `jti` and `iat` and the session's absolute expiry.
-    fn issue_pair(
+    async fn issue_pair(
         &self,
         session: &Session,
         refresh_jti: String,
         refresh_iat: i64,
         now: i64,
     ) -> Result<TokenResponse, ServiceError> {
-        let keys = self.keys();
+        let keys = Arc::clone(&self.fresh().await.keys);
         let access = keys.issue_access(&AccessClaims {
             iss: self.config.issuer.clone(),
             sub: session.user_id.clone(),
@@ -314,11 +344,20 @@ impl<S> Service<S> {
     }
 }
 
+/// How often a login creates its session again after a revocation that changed nothing it
+/// checked (a "log out everywhere" that raced it), before giving up.
+const LOGIN_CREATE_ATTEMPTS: usize = 3;
+
 impl<S: Store> Service<S> {
-    /// Logs a user in: checks the lockout, verifies the password (an unknown user costs the
-    /// same and gets the same answer as a wrong password), creates a session and issues the
-    /// first token pair. On the happy path the store sees two requests: read the user, create
-    /// the session (a third only to reset an earlier failure count).
+    /// Logs a user in. In order: reserve a password check (503 when none is left, before
+    /// anything is counted); charge the attempt to the username, user or not, before the
+    /// password is checked (429 while it is locked, so at most the threshold's guesses are
+    /// ever checked, however many arrive at once); read the user; check the password (an
+    /// unknown user costs the same and gets the same answer as a wrong password); then create
+    /// the session in one write conditional on the user being as read (the watermark, the
+    /// password hash, the status), which also resets the username's counter and enforces the
+    /// session cap. On DynamoDB the success path is three requests: the charge, the read, the
+    /// transaction.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -327,69 +366,107 @@ impl<S: Store> Service<S> {
         client: ClientMeta,
         now: i64,
     ) -> Result<TokenResponse, ServiceError> {
-        let user = self.store.get_user_by_username(username.as_str()).await?;
-
-        if let Some(until) = user
-            .as_ref()
-            .and_then(|u| u.locked_until)
-            .filter(|t| *t > now)
+        let reservation = self.hashes.reserve()?;
+        let ticket = match self
+            .store
+            .charge_login_attempt(username.as_str(), now, &self.lockout)
+            .await?
         {
-            tracing::info!(
-                user_id = user.as_ref().map_or("", |u| u.user_id.as_str()),
-                "login refused: account locked"
-            );
-            return Err(ServiceError::TooManyAttempts {
-                retry_after_secs: u64::try_from(until - now).unwrap_or(1),
-            });
-        }
-
-        let check =
-            verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+            LoginAttempt::Admitted(ticket) => ticket,
+            LoginAttempt::Locked { retry_after_secs } => {
+                tracing::info!(retry_after_secs, "login refused: username locked");
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
+        };
+        let user = self.store.get_user_by_username(username.as_str()).await?;
+        let check = reservation
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
         let user = match (user, check) {
             (Some(user), PasswordCheck::Match) if user.status == UserStatus::Active => user,
-            (Some(user), PasswordCheck::Match) => {
-                // A disabled user with the right password: same answer, and not a failure to count.
-                tracing::info!(user_id = %user.user_id, "login refused: user disabled");
-                return Err(ServiceError::InvalidGrant);
-            }
-            (_, _) => {
-                // Counted for an unknown username too (the store answers NotFound and changes
-                // nothing), so both cases cost the same store requests as well as the same hash.
-                match self
-                    .store
-                    .record_login_failure(username.as_str(), now, &self.lockout)
-                    .await
-                {
-                    Ok(after) => {
-                        tracing::info!(
-                            user_id = %after.user_id,
-                            failed_attempts = after.failed_attempts,
-                            locked_until = after.locked_until,
-                            "login failed"
-                        );
-                    }
-                    Err(tessera_store::StoreError::NotFound) => {
-                        tracing::info!(known = false, "login failed")
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            (user, check) => {
+                // A disabled user with the right password counts as a failure too: refunding
+                // it would cost a request the other failures do not, and tell them apart.
+                self.store.settle_failed_login(&ticket).await?;
+                tracing::info!(
+                    known = user.is_some(),
+                    disabled = user
+                        .as_ref()
+                        .is_some_and(|u| u.status != UserStatus::Active)
+                        && check == PasswordCheck::Match,
+                    failed_attempts = ticket.attempts,
+                    "login failed"
+                );
                 return Err(ServiceError::InvalidGrant);
             }
         };
 
-        if user.failed_attempts > 0 {
-            self.store.record_login_success(username.as_str()).await?;
-        }
-
         let refresh_jti = Jti::random().into_string();
+        let mut owner = user;
+        for _ in 0..LOGIN_CREATE_ATTEMPTS {
+            let session = self.new_session(&owner, &refresh_jti, &client, now);
+            let created = self
+                .store
+                .create_session(&NewSession {
+                    session: &session,
+                    user: &owner,
+                    max_sessions: self.config.max_sessions_per_user,
+                })
+                .await?;
+            match created {
+                SessionCreated::Created { revoked } => {
+                    tracing::info!(
+                        user_id = %owner.user_id,
+                        sid = %session.sid,
+                        capped = revoked.len(),
+                        "login succeeded"
+                    );
+                    return self.issue_pair(&session, refresh_jti, now, now).await;
+                }
+                SessionCreated::UserChanged => {
+                    // A revocation landed between the read and the write. Only one that left
+                    // the password, the status and the user as they were (a "log out
+                    // everywhere") lets this login go on, as a login after it.
+                    match self.store.get_user_by_username(username.as_str()).await? {
+                        Some(now_stored)
+                            if now_stored.user_id == owner.user_id
+                                && now_stored.password_hash == owner.password_hash
+                                && now_stored.status == UserStatus::Active =>
+                        {
+                            owner = now_stored;
+                        }
+                        _ => {
+                            self.store.settle_failed_login(&ticket).await?;
+                            tracing::info!(
+                                user_id = %owner.user_id,
+                                "login refused: the user was revoked while it ran"
+                            );
+                            return Err(ServiceError::InvalidGrant);
+                        }
+                    }
+                }
+            }
+        }
+        Err(ServiceError::TemporarilyUnavailable {
+            retry_after_secs: 1,
+        })
+    }
+
+    fn new_session(
+        &self,
+        owner: &User,
+        refresh_jti: &str,
+        client: &ClientMeta,
+        now: i64,
+    ) -> Session {
         let expires_at = now + self.config.refresh_token_ttl;
-        let session = Session {
+        Session {
             sid: random_id(),
-            user_id: user.user_id.clone(),
-            username: user.username.clone(),
-            scope: user.scope.clone(),
+            user_id: owner.user_id.clone(),
+            username: owner.username.clone(),
+            scope: owner.scope.clone(),
             client_id: self.config.client_id.clone(),
-            current_hash: jti_hash(&refresh_jti),
+            current_hash: jti_hash(refresh_jti),
             previous_hash: None,
             rotated_at: None,
             generation: 0,
@@ -399,13 +476,23 @@ impl<S: Store> Service<S> {
             idle_expires_at: (now + self.config.refresh_idle_ttl).min(expires_at),
             user_agent: client
                 .user_agent
+                .clone()
                 .map(|ua| truncate(ua, MAX_USER_AGENT_BYTES)),
-            source_ip: client.source_ip,
+            source_ip: client.source_ip.clone(),
             revoked: false,
-        };
-        self.store.create_session(&session).await?;
-        tracing::info!(user_id = %user.user_id, sid = %session.sid, "login succeeded");
-        self.issue_pair(&session, refresh_jti, now, now)
+            watermark: owner.revoked_before,
+        }
+    }
+
+    /// Revokes all of `user_id`'s sessions (log out everywhere) by moving the owner's
+    /// watermark; see [`crate::sessions::revoke_all`].
+    pub async fn revoke_all(
+        &self,
+        user_id: &str,
+        current_sid: Option<&str>,
+        now: i64,
+    ) -> Result<(), ServiceError> {
+        crate::sessions::revoke_all(&self.store, user_id, current_sid, now).await
     }
 }
 
@@ -454,6 +541,8 @@ impl<S: SessionStore> Service<S> {
             outcome @ (RotateOutcome::Revoked
             | RotateOutcome::Expired
             | RotateOutcome::NotFound) => {
+                // Revoked covers a session its owner no longer accepts (the watermark moved,
+                // the user was disabled): the store revoked it on this very call.
                 tracing::info!(sid = %claims.sid, ?outcome, "refresh refused");
                 return Err(ServiceError::InvalidGrant);
             }
@@ -467,7 +556,7 @@ impl<S: SessionStore> Service<S> {
         // Both a fresh rotation and a replay sign {jti: next, iat: rotated_at, exp: expires_at}:
         // HS256 is deterministic, so the replay answers the byte-identical refresh token.
         let iat = session.rotated_at.unwrap_or(now);
-        self.issue_pair(&session, next_jti, iat, now)
+        self.issue_pair(&session, next_jti, iat, now).await
     }
 
     /// Revokes the session of a refresh token (RFC 7009). Idempotent and silent: an unknown,
@@ -512,11 +601,6 @@ impl<S: SessionStore> Service<S> {
         now: i64,
     ) -> Result<(), ServiceError> {
         crate::sessions::revoke(&self.store, user_id, sid, now).await
-    }
-
-    /// Revokes all of `user_id`'s sessions (log out everywhere); returns how many.
-    pub async fn revoke_all(&self, user_id: &str, now: i64) -> Result<u32, ServiceError> {
-        crate::sessions::revoke_all(&self.store, user_id, now).await
     }
 }
 

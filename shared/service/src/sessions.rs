@@ -1,8 +1,8 @@
-//! The caller's own sessions: list, revoke one, revoke all. These need only the session
-//! store and the time, never a key, so the sessions function runs without reading the
-//! signing secret (least privilege: template.yaml grants it no secret access).
+//! The caller's own sessions: list, revoke one, revoke all. These need only the store and
+//! the time, never a key, so the sessions function runs without reading the signing secret
+//! (least privilege: template.yaml grants it no secret access).
 
-use tessera_store::SessionStore;
+use tessera_store::{SessionStore, Store, StoreError};
 
 use crate::{ServiceError, SessionView};
 
@@ -16,8 +16,9 @@ pub async fn list<S: SessionStore>(
     let sessions = store.list_user_sessions(user_id, now).await?;
     Ok(sessions
         .into_iter()
-        // The store already filters; checking again costs nothing and keeps another user's
-        // session out of the answer even if an index were stale.
+        // The store already filters (the record and the owner's watermark); checking again
+        // costs nothing and keeps another user's session out of the answer even if an index
+        // were stale.
         .filter(|s| s.user_id == user_id && s.is_live(now))
         .map(|s| SessionView {
             current: current_sid == Some(s.sid.as_str()),
@@ -50,13 +51,43 @@ pub async fn revoke<S: SessionStore>(
     }
 }
 
-/// Revokes all of `user_id`'s sessions (log out everywhere); returns how many.
-pub async fn revoke_all<S: SessionStore>(
+/// Revokes all of `user_id`'s sessions (log out everywhere) by moving the owner's revocation
+/// watermark: one write however many sessions there are, and a login racing it cannot leave
+/// a session behind. The watermark lives on the user's record, keyed by username; the
+/// caller's own session (one strongly consistent read) names it, else any live session of
+/// the user does. A user with no session left has nothing to revoke.
+pub async fn revoke_all<S: Store>(
     store: &S,
     user_id: &str,
+    current_sid: Option<&str>,
     now: i64,
-) -> Result<u32, ServiceError> {
-    let count = store.revoke_user_sessions(user_id, now).await?;
-    tracing::info!(count, "all sessions revoked by their owner");
-    Ok(count)
+) -> Result<(), ServiceError> {
+    let mut username = match current_sid {
+        Some(sid) => store
+            .get_session(sid)
+            .await?
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.username),
+        None => None,
+    };
+    if username.is_none() {
+        username = store
+            .list_user_sessions(user_id, now)
+            .await?
+            .into_iter()
+            .find(|s| s.user_id == user_id)
+            .map(|s| s.username);
+    }
+    let Some(username) = username else {
+        tracing::info!("log out everywhere: no session left to revoke");
+        return Ok(());
+    };
+    match store.revoke_all_sessions(&username, now).await {
+        Ok(()) => {}
+        // The user was deleted meanwhile: none of its sessions can refresh any more.
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!("all sessions revoked by their owner");
+    Ok(())
 }

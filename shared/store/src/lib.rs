@@ -9,12 +9,19 @@
 //! - [`SqliteStore`] keeps everything in one SQLite file for `tessera serve` and single-machine
 //!   use; a rotation is one `IMMEDIATE` transaction.
 //!
+//! Revocation of all a user's sessions is a watermark on the user's record: one write however
+//! many sessions there are. Each session records the watermark it was created under, its
+//! creation is conditional on that watermark still being current (a DynamoDB transaction, or
+//! the same SQLite transaction), and every rotation checks the owner's current watermark with
+//! a strongly consistent read, so no index's eventual consistency decides a revocation.
+//!
+//! Login attempts are counted per normalised username, user or not, and charged before the
+//! password check in one conditional write ([`UserStore::charge_login_attempt`]).
+//!
 //! Limits: the store deals in opaque strings. It never sees a token or a password, only the
 //! hashes the service computed, and it never reads the clock: every time is passed in as unix
 //! seconds, so the caller (and the tests) decide what "now" is. TTL deletion is lazy, so every
-//! answer that depends on expiry checks the times itself. Revoking all of a user's sessions in
-//! DynamoDB reads a GSI, which is eventually consistent: a session created in the same instant
-//! may be missed.
+//! answer that depends on expiry checks the times itself.
 
 mod dynamo;
 mod error;
@@ -25,6 +32,9 @@ mod traits;
 
 pub use dynamo::{BY_USER_INDEX, DynamoStore, RequestCounter};
 pub use error::StoreError;
-pub use model::{LockoutPolicy, RotateOutcome, Rotation, Session, User, UserStatus};
+pub use model::{
+    AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, MAX_LOCKOUT_STEPS, NewSession,
+    RotateOutcome, Rotation, Session, SessionCreated, User, UserStatus,
+};
 pub use sqlite::SqliteStore;
 pub use traits::{SessionStore, Store, UserStore};

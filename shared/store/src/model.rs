@@ -18,10 +18,11 @@ pub struct User {
     pub scope: String,
     /// Whether the user may log in.
     pub status: UserStatus,
-    /// Consecutive failed logins since the last success.
-    pub failed_attempts: u32,
-    /// Unix seconds until which logins are refused, if locked.
-    pub locked_until: Option<i64>,
+    /// The revocation watermark, unix seconds (0: never revoked). Revoking all the user's
+    /// sessions (disable, a new password, log out everywhere) moves it to the time of the
+    /// revocation, always strictly forward; a session created under an earlier watermark
+    /// is dead ([`Session::is_accepted_by`]).
+    pub revoked_before: i64,
     /// Unix seconds of creation.
     pub created_at: i64,
     /// Unix seconds of the last change by an administrator (password, status).
@@ -38,8 +39,7 @@ impl fmt::Debug for User {
             .field("password_hash", &"[redacted]")
             .field("scope", &self.scope)
             .field("status", &self.status)
-            .field("failed_attempts", &self.failed_attempts)
-            .field("locked_until", &self.locked_until)
+            .field("revoked_before", &self.revoked_before)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish()
@@ -80,15 +80,24 @@ impl FromStr for UserStatus {
     }
 }
 
-/// When repeated login failures lock an account, and for how long.
+/// When repeated login failures lock a username, for how long, and when they are forgotten.
+///
+/// The counter belongs to the normalised username, whether or not such a user exists, so an
+/// unknown name answers exactly as a real one does. Every attempt is charged before its
+/// password is checked: the attempt that reaches the threshold locks the username at once, so
+/// however many guesses arrive together, at most `threshold` of them are ever checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockoutPolicy {
-    /// Consecutive failures that lock the account (default 5).
+    /// Failed attempts that lock the username (default 5).
     pub threshold: u32,
-    /// Lock duration at the threshold, in seconds (default 30); doubles with each further failure.
+    /// Lock duration at the threshold, in seconds (default 30); doubles with each further
+    /// attempt, which is admitted only once the previous lock has ended.
     pub base_delay_secs: i64,
     /// Upper bound of the lock duration, in seconds (default 900).
     pub max_delay_secs: i64,
+    /// After this many seconds without a counted attempt the counter is forgotten (default
+    /// 900), so one failure now and then can never keep an owner locked out for good.
+    pub window_secs: i64,
 }
 
 impl Default for LockoutPolicy {
@@ -97,12 +106,17 @@ impl Default for LockoutPolicy {
             threshold: 5,
             base_delay_secs: 30,
             max_delay_secs: 900,
+            window_secs: 900,
         }
     }
 }
 
+/// The most distinct lock durations a policy may have (`base * 2^k` below the cap, plus the
+/// cap): the DynamoDB adapter writes one condition per duration.
+pub const MAX_LOCKOUT_STEPS: u32 = 24;
+
 impl LockoutPolicy {
-    /// The lock duration after `failures` consecutive failures: none below the threshold, then
+    /// The lock duration after `failures` counted attempts: none below the threshold, then
     /// `base * 2^(failures - threshold)`, capped at `max_delay_secs`.
     pub fn delay_secs(&self, failures: u32) -> Option<i64> {
         if self.threshold == 0 || failures < self.threshold {
@@ -116,6 +130,144 @@ impl LockoutPolicy {
             .unwrap_or(self.max_delay_secs);
         Some(delay.min(self.max_delay_secs))
     }
+
+    /// Checks the policy's own consistency; the stores refuse an invalid one.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let steps = self.steps().len();
+        if self.threshold == 0
+            || self.base_delay_secs < 1
+            || self.max_delay_secs < self.base_delay_secs
+            || self.window_secs < 1
+            || steps > MAX_LOCKOUT_STEPS as usize
+        {
+            return Err(StoreError::Internal(format!(
+                "invalid lockout policy {self:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The distinct lock durations in order: `(first attempt count with it, delay)`. The last
+    /// one applies to every later count as well.
+    pub(crate) fn steps(&self) -> Vec<(u32, i64)> {
+        let mut steps = Vec::new();
+        let mut count = self.threshold.max(1);
+        while let Some(delay) = self.delay_secs(count) {
+            steps.push((count, delay));
+            if delay >= self.max_delay_secs || steps.len() > MAX_LOCKOUT_STEPS as usize {
+                break;
+            }
+            count = count.saturating_add(1);
+        }
+        steps
+    }
+
+    /// Whether the counter as stored has been quiet for the whole window at `now`.
+    pub fn is_forgotten(&self, counter: &LoginAttempts, now: i64) -> bool {
+        now.saturating_sub(counter.last_at) >= self.window_secs
+    }
+
+    /// How many seconds the counter as stored still locks the username at `now`, if it does.
+    pub fn locked_for(&self, counter: &LoginAttempts, now: i64) -> Option<u64> {
+        if self.is_forgotten(counter, now) {
+            return None;
+        }
+        let until = counter
+            .last_at
+            .saturating_add(self.delay_secs(counter.attempts)?);
+        (until > now).then(|| u64::try_from(until - now).unwrap_or(1).max(1))
+    }
+
+    /// Judges one more attempt against the counter as stored: admitted with the new count, or
+    /// locked. A forgotten counter starts again at one.
+    pub(crate) fn charge(&self, counter: Option<&LoginAttempts>, now: i64) -> Charge {
+        match counter {
+            Some(c) if !self.is_forgotten(c, now) => match self.locked_for(c, now) {
+                Some(retry_after_secs) => Charge::Locked { retry_after_secs },
+                None => Charge::Admit {
+                    attempts: c.attempts.saturating_add(1),
+                },
+            },
+            _ => Charge::Admit { attempts: 1 },
+        }
+    }
+}
+
+/// The verdict of [`LockoutPolicy::charge`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Charge {
+    /// Count the attempt; the counter becomes `attempts`.
+    Admit { attempts: u32 },
+    /// Refuse it without counting.
+    Locked { retry_after_secs: u64 },
+}
+
+/// The failed-login counter of one normalised username, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginAttempts {
+    /// Attempts counted since the counter was last reset or forgotten.
+    pub attempts: u32,
+    /// Unix seconds of the last counted attempt.
+    pub last_at: i64,
+}
+
+/// The answer to charging a login attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt is counted and may check its password. A failure is then settled with the
+    /// ticket ([`crate::UserStore::settle_failed_login`]); a success resets the counter with
+    /// the new session ([`crate::SessionStore::create_session`]).
+    Admitted(AttemptTicket),
+    /// The username is locked: refuse without checking the password.
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after_secs: u64,
+    },
+}
+
+/// A counted login attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptTicket {
+    /// The normalised username the attempt was charged to.
+    pub username: String,
+    /// The counter after this attempt.
+    pub attempts: u32,
+    /// What a store that cannot reset a forgotten counter in the same write must take back
+    /// when the attempt fails (DynamoDB: the forgotten count it added to).
+    pub(crate) carry: Option<Carry>,
+}
+
+/// A forgotten count an attempt was added to, and the counter record it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Carry {
+    pub(crate) attempts: u32,
+    pub(crate) record: String,
+}
+
+/// A session to create at login, and the user state its creation is conditional on.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSession<'a> {
+    /// The session; its `watermark` is `user.revoked_before` and its `user_id` `user.user_id`.
+    pub session: &'a Session,
+    /// The owner as the login read it, whose password hash it checked.
+    pub user: &'a User,
+    /// The most live sessions the user may have (at least 1); a login past it revokes the
+    /// oldest.
+    pub max_sessions: u32,
+}
+
+/// What creating a session did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionCreated {
+    /// Created; the username's failed-login counter is reset. `revoked` holds the sids of
+    /// the oldest sessions revoked to stay within the cap, oldest first.
+    Created {
+        /// Sessions revoked for the cap.
+        revoked: Vec<String>,
+    },
+    /// Not created: since the login read the user, the user changed (a revocation moved
+    /// the watermark, a new password, disabled, deleted). Nothing was written.
+    UserChanged,
 }
 
 /// A refresh session: one login on one device, followed through its chain of refresh tokens.
@@ -154,14 +306,35 @@ pub struct Session {
     pub source_ip: Option<String>,
     /// Revoked by logout, by an administrator or by reuse detection.
     pub revoked: bool,
+    /// The owner's revocation watermark ([`User::revoked_before`]) when the session was
+    /// created. Creation is conditional on it still being current, so a session is never
+    /// created under a watermark that a revocation has already moved past.
+    pub watermark: i64,
 }
 
 impl Session {
-    /// Whether a refresh token of this session may still be used at `now`: not revoked and
-    /// before both the absolute and the idle expiry.
+    /// Whether a refresh token of this session may still be used at `now` as far as the
+    /// session's own record goes: not revoked and before both the absolute and the idle
+    /// expiry. The owner must also accept it ([`Session::is_accepted_by`]).
     pub fn is_live(&self, now: i64) -> bool {
         !self.revoked && now < self.expires_at && now < self.idle_expires_at
     }
+
+    /// Whether `owner`, the session's user as stored now, still accepts the session: the
+    /// user exists, is active, and has not revoked all sessions since this one was created.
+    pub fn is_accepted_by(&self, owner: Option<&User>) -> bool {
+        owner.is_some_and(|u| {
+            u.user_id == self.user_id
+                && u.status == UserStatus::Active
+                && u.revoked_before <= self.watermark
+        })
+    }
+}
+
+/// The watermark a revocation at `now` moves to: `now`, but always strictly past the
+/// previous one, so that every revocation changes it.
+pub(crate) fn next_watermark(previous: i64, now: i64) -> i64 {
+    now.max(previous.saturating_add(1))
 }
 
 /// One refresh: trade the presented token for its successor.
@@ -215,8 +388,7 @@ mod tests {
             password_hash: "$argon2id$v=19$secret-material".into(),
             scope: String::new(),
             status: UserStatus::Active,
-            failed_attempts: 0,
-            locked_until: None,
+            revoked_before: 0,
             created_at: 0,
             updated_at: 0,
         };
@@ -243,6 +415,67 @@ mod tests {
             ]
         );
         assert_eq!(policy.delay_secs(u32::MAX), Some(900), "no overflow");
+        assert_eq!(
+            policy.steps(),
+            [(5, 30), (6, 60), (7, 120), (8, 240), (9, 480), (10, 900)]
+        );
+        assert!(policy.validate().is_ok());
+        let too_many_steps = LockoutPolicy {
+            base_delay_secs: 1,
+            max_delay_secs: i64::MAX,
+            ..policy
+        };
+        assert!(too_many_steps.validate().is_err());
+    }
+
+    #[test]
+    fn an_attempt_is_admitted_below_the_threshold_and_after_each_lock() {
+        let policy = LockoutPolicy::default();
+        let at = |attempts, last_at| LoginAttempts { attempts, last_at };
+        assert_eq!(policy.charge(None, 100), Charge::Admit { attempts: 1 });
+        assert_eq!(
+            policy.charge(Some(&at(4, 100)), 100),
+            Charge::Admit { attempts: 5 }
+        );
+        assert_eq!(
+            policy.charge(Some(&at(5, 100)), 110),
+            Charge::Locked {
+                retry_after_secs: 20
+            }
+        );
+        assert_eq!(
+            policy.charge(Some(&at(5, 100)), 130),
+            Charge::Admit { attempts: 6 }
+        );
+        assert_eq!(
+            policy.charge(Some(&at(6, 100)), 159),
+            Charge::Locked {
+                retry_after_secs: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_quiet_window_forgets_the_counter() {
+        let policy = LockoutPolicy::default();
+        let locked = LoginAttempts {
+            attempts: 20,
+            last_at: 1000,
+        };
+        assert_eq!(policy.locked_for(&locked, 1899), Some(1));
+        assert!(policy.is_forgotten(&locked, 1900));
+        assert_eq!(policy.locked_for(&locked, 1900), None);
+        assert_eq!(
+            policy.charge(Some(&locked), 1900),
+            Charge::Admit { attempts: 1 }
+        );
+    }
+
+    #[test]
+    fn every_revocation_moves_the_watermark_strictly_forward() {
+        assert_eq!(next_watermark(0, 100), 100);
+        assert_eq!(next_watermark(100, 100), 101);
+        assert_eq!(next_watermark(105, 100), 106);
     }
 
     #[test]
@@ -275,6 +508,7 @@ mod tests {
             user_agent: None,
             source_ip: None,
             revoked: false,
+            watermark: 0,
         };
         assert!(session.is_live(49));
         assert!(!session.is_live(50));

@@ -2,14 +2,17 @@
 
 use std::future::Future;
 
-use crate::{LockoutPolicy, RotateOutcome, Rotation, Session, StoreError, User, UserStatus};
+use crate::{
+    AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, NewSession, RotateOutcome, Rotation,
+    Session, SessionCreated, StoreError, User, UserStatus,
+};
 
-/// Users and their login counters.
+/// Users, their revocation watermarks, and the failed-login counters of usernames.
 pub trait UserStore: Send + Sync {
     /// Creates a user; [`StoreError::AlreadyExists`] when the username is taken.
     fn create_user(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The user with this (normalised) username, in one request.
+    /// The user with this (normalised) username, in one strongly consistent read.
     fn get_user_by_username(
         &self,
         username: &str,
@@ -18,24 +21,32 @@ pub trait UserStore: Send + Sync {
     /// All users, ordered by username.
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
 
-    /// Counts one failed login and, from the policy's threshold on, locks the account until
-    /// `now + delay`. Returns the user as it is now; [`StoreError::NotFound`] for an unknown
-    /// username.
-    fn record_login_failure(
+    /// Charges one login attempt to `username` (a user or not) before its password is
+    /// checked, in one atomic write: refused without counting while the counter locks the
+    /// username, else counted, and the attempt that reaches the threshold locks it at once.
+    fn charge_login_attempt(
         &self,
         username: &str,
         now: i64,
-        lock: &LockoutPolicy,
-    ) -> impl Future<Output = Result<User, StoreError>> + Send;
+        policy: &LockoutPolicy,
+    ) -> impl Future<Output = Result<LoginAttempt, StoreError>> + Send;
 
-    /// Resets the failure counter and the lock after a successful login.
-    fn record_login_success(
+    /// Completes a charged attempt whose password did not match (or whose user is unknown or
+    /// disabled). Costs a request only where the charge could not reset a forgotten counter
+    /// by itself.
+    fn settle_failed_login(
         &self,
-        username: &str,
+        ticket: &AttemptTicket,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Replaces the password hash, clears the failure counter and the lock, and revokes all
-    /// the user's sessions.
+    /// The failed-login counter of `username` as stored, if any (for operators and tests).
+    fn get_login_attempts(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<LoginAttempts>, StoreError>> + Send;
+
+    /// Replaces the password hash, resets the username's failed-login counter, and revokes
+    /// all the user's sessions (moves the watermark), in one write.
     fn set_password(
         &self,
         username: &str,
@@ -43,33 +54,47 @@ pub trait UserStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Sets the status; [`UserStatus::Disabled`] also revokes all the user's sessions.
+    /// Sets the status; [`UserStatus::Disabled`] also revokes all the user's sessions (moves
+    /// the watermark) in the same write.
     fn set_status(
         &self,
         username: &str,
         status: UserStatus,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Revokes all the user's sessions by moving the watermark: one write, however many
+    /// sessions there are. [`StoreError::NotFound`] for an unknown username.
+    fn revoke_all_sessions(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Refresh sessions.
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session, in one request; [`StoreError::AlreadyExists`] for a taken sid.
+    /// Creates a session at login, atomically with its conditions: the user is still as the
+    /// login read it (same watermark, password hash and status), the sid is new, and the
+    /// user's live sessions stay within the cap (the oldest are revoked in the same write).
+    /// Resets the username's failed-login counter in the same write.
     fn create_session(
         &self,
-        session: &Session,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        new: &NewSession<'_>,
+    ) -> impl Future<Output = Result<SessionCreated, StoreError>> + Send;
 
-    /// The session record, live or not (check [`Session::is_live`]).
+    /// The session record as stored, live or not (check [`Session::is_live`] and
+    /// [`Session::is_accepted_by`]).
     fn get_session(
         &self,
         sid: &str,
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
     /// Trades the presented token for its successor if, and only if, it is the session's
-    /// current token and the session is live; one request on that path. Any other token of
-    /// the session revokes it (reuse detection), except the immediate predecessor within the
-    /// grace window.
+    /// current token, the session is live and its owner still accepts it (the watermark has
+    /// not moved past it, the user is active). Any other token of the session revokes it
+    /// (reuse detection), except the immediate predecessor within the grace window. A session
+    /// its owner no longer accepts is revoked and answered [`RotateOutcome::Revoked`].
     fn rotate(
         &self,
         rotation: &Rotation,
@@ -83,14 +108,7 @@ pub trait SessionStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Revokes all the user's live sessions; returns how many this call revoked.
-    fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
-
-    /// The user's live sessions, newest first.
+    /// The user's live sessions that the user still accepts, newest first.
     fn list_user_sessions(
         &self,
         user_id: &str,

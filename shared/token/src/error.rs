@@ -51,6 +51,9 @@ pub enum VerifyError {
     /// `nbf` is after now, beyond the leeway.
     #[error("token not yet valid")]
     NotYetValid,
+    /// `iat` is after now, beyond the leeway: a token cannot be issued in the future.
+    #[error("token issued in the future")]
+    IssuedInFuture,
     /// `iss` is not the expected issuer.
     #[error("wrong issuer")]
     WrongIssuer,

@@ -3,7 +3,7 @@
 //! Order, so that nothing from the token is trusted before its signature is checked:
 //! size; three segments; header (base64url, JSON, `crit`, `alg`, `typ`, `kid`, the key's
 //! own algorithm); signature; then the claims (base64url, JSON, presence and types, `exp`,
-//! `nbf`, `iss`, `aud`).
+//! `nbf`, `iat`, `iss`, `aud`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -34,7 +34,7 @@ pub struct VerifyPolicy {
     pub issuer: String,
     /// Required audience: `aud` equals it, or is an array that contains it.
     pub audience: String,
-    /// Clock-skew allowance for `exp` and `nbf`, in seconds. Default
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds. Default
     /// [`DEFAULT_LEEWAY_SECS`] (30); clamped to [`MAX_LEEWAY_SECS`] (60).
     pub leeway_secs: u64,
 }
@@ -55,8 +55,8 @@ impl VerifyPolicy {
 pub struct RefreshPolicy {
     /// Required `iss`, compared exactly.
     pub issuer: String,
-    /// Clock-skew allowance for `exp`, in seconds. Default [`DEFAULT_LEEWAY_SECS`] (30);
-    /// clamped to [`MAX_LEEWAY_SECS`] (60).
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds. Default
+    /// [`DEFAULT_LEEWAY_SECS`] (30); clamped to [`MAX_LEEWAY_SECS`] (60).
     pub leeway_secs: u64,
 }
 
@@ -452,7 +452,13 @@ fn has_dot(bytes: &[u8]) -> bool {
     chunks.remainder().contains(&b'.')
 }
 
-fn check_times(exp: i64, nbf: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyError> {
+fn check_times(
+    exp: i64,
+    nbf: Option<i64>,
+    iat: i64,
+    now: i64,
+    leeway: i64,
+) -> Result<(), VerifyError> {
     if exp <= now.saturating_sub(leeway) {
         return Err(VerifyError::Expired);
     }
@@ -460,6 +466,11 @@ fn check_times(exp: i64, nbf: Option<i64>, now: i64, leeway: i64) -> Result<(), 
         && nbf > now.saturating_add(leeway)
     {
         return Err(VerifyError::NotYetValid);
+    }
+    // A refresh token has no `nbf`, so `iat` is its only claim that can show it was minted
+    // ahead of our clock; no honest issuer stamps a time that has not come yet.
+    if iat > now.saturating_add(leeway) {
+        return Err(VerifyError::IssuedInFuture);
     }
     Ok(())
 }
@@ -536,7 +547,7 @@ impl AccessVerifier {
         let client_id = raw.client_id.string("client_id")?;
         let sid = raw.sid.string("sid")?;
         let scope = raw.scope.string("scope")?;
-        check_times(exp, Some(nbf), now, self.check.leeway)?;
+        check_times(exp, Some(nbf), iat, now, self.check.leeway)?;
         if *iss != *self.check.issuer {
             return Err(VerifyError::WrongIssuer);
         }
@@ -619,7 +630,7 @@ impl RefreshVerifier {
             Field::Missing => None,
             other => Some(other.int("nbf")?),
         };
-        check_times(exp, nbf, now, self.check.leeway)?;
+        check_times(exp, nbf, iat, now, self.check.leeway)?;
         if *iss != *self.check.issuer {
             return Err(VerifyError::WrongIssuer);
         }

@@ -369,6 +369,41 @@ fn not_before_honours_the_leeway() {
 }
 
 #[test]
+fn issued_at_in_the_future_honours_the_leeway() {
+    let f = Forger::new();
+    let v = f.verifier();
+    let at = |iat: i64| {
+        f.access(&with(access_claims_json(), |m| {
+            m.insert("iat".into(), json!(iat));
+        }))
+    };
+    assert_eq!(
+        v.verify(&at(NOW + 31), NOW),
+        Err(VerifyError::IssuedInFuture)
+    );
+    assert!(v.verify(&at(NOW + 30), NOW).is_ok());
+}
+
+#[test]
+fn refresh_issued_at_in_the_future_honours_the_leeway() {
+    let ks = keyset(Algorithm::Es256);
+    let v = refresh_verifier(&ks);
+    let at = |iat: i64| {
+        refresh_forge(
+            &ks,
+            &with(refresh_claims_json(), |m| {
+                m.insert("iat".into(), json!(iat));
+            }),
+        )
+    };
+    assert_eq!(
+        v.verify(&at(NOW + 31), NOW),
+        Err(VerifyError::IssuedInFuture)
+    );
+    assert!(v.verify(&at(NOW + 30), NOW).is_ok());
+}
+
+#[test]
 fn issuer_must_match_exactly() {
     let f = Forger::new();
     let v = f.verifier();

@@ -10,4 +10,5 @@ mod extension;
 mod flow;
 mod helpers;
 mod init;
+mod keys;
 mod logs;

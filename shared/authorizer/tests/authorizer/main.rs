@@ -13,6 +13,8 @@ mod fuzz;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod http_api_cache;
+#[cfg(test)]
 mod reject;
 #[cfg(test)]
 mod scopes;

@@ -82,6 +82,8 @@ fn all_cases() -> Vec<Case> {
     (expired.iat, expired.nbf, expired.exp) = (NOW - 1000, NOW - 1000, NOW - 100);
     let mut not_yet_valid = claims("profile");
     (not_yet_valid.iat, not_yet_valid.nbf, not_yet_valid.exp) = (NOW + 100, NOW + 100, NOW + 1000);
+    let mut issued_in_future = claims("profile");
+    issued_in_future.iat = NOW + 100;
     let mut wrong_issuer = claims("profile");
     wrong_issuer.iss = "https://evil.example.com".into();
     let mut wrong_audience = claims("profile");
@@ -160,6 +162,11 @@ fn all_cases() -> Vec<Case> {
             "not yet valid",
             bearer(&issue(&not_yet_valid)),
             token(VerifyError::NotYetValid),
+        ),
+        case(
+            "issued in the future",
+            bearer(&issue(&issued_in_future)),
+            token(VerifyError::IssuedInFuture),
         ),
         case(
             "unknown kid",

@@ -9,8 +9,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tessera_service::{Config, Password, Service, hash_password_blocking};
 use tessera_store::{
-    LockoutPolicy, RotateOutcome, Rotation, Session, SessionStore, SqliteStore, Store, StoreError,
-    User, UserStatus, UserStore,
+    AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, NewSession, RotateOutcome, Rotation,
+    Session, SessionCreated, SessionStore, SqliteStore, Store, StoreError, User, UserStatus,
+    UserStore,
 };
 use tessera_token::{
     AccessClaims, Algorithm, KeySet, RefreshClaims, RefreshPolicy, RefreshVerifier, SecretValue,
@@ -47,7 +48,15 @@ impl Drop for TempDir {
 }
 
 pub fn config() -> Config {
+    config_with(&[])
+}
+
+/// The tests' configuration with some variables set as a deployment would set them.
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| {
+        if let Some((_, value)) = vars.iter().find(|(n, _)| *n == name) {
+            return Some((*value).to_owned());
+        }
         match name {
             "ISSUER" => Some(ISSUER),
             "AUDIENCE" => Some(AUDIENCE),
@@ -157,8 +166,7 @@ impl<S: Store> Harness<S> {
                 .unwrap(),
             scope: scope.to_owned(),
             status: UserStatus::Active,
-            failed_attempts: 0,
-            locked_until: None,
+            revoked_before: 0,
             created_at: self.now(),
             updated_at: self.now(),
         };
@@ -176,6 +184,27 @@ impl<S: Store> Harness<S> {
 
     pub async fn session(&self, sid: &str) -> Session {
         self.store().get_session(sid).await.unwrap().unwrap()
+    }
+
+    /// Whether a session can still refresh, by its own record and its owner's watermark,
+    /// without refreshing it.
+    pub async fn alive(&self, sid: &str) -> bool {
+        let session = self.session(sid).await;
+        let owner = self
+            .store()
+            .get_user_by_username(&session.username)
+            .await
+            .unwrap();
+        session.is_live(self.now()) && session.is_accepted_by(owner.as_ref())
+    }
+
+    /// The failed logins counted against a username now (0 without a counter).
+    pub async fn attempts(&self, username: &str) -> u32 {
+        self.store()
+            .get_login_attempts(username)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.attempts)
     }
 
     /// The session a refresh token belongs to.
@@ -469,18 +498,29 @@ impl<S: UserStore> UserStore for Faulty<S> {
         self.check()?;
         self.inner.list_users().await
     }
-    async fn record_login_failure(
+    async fn charge_login_attempt(
         &self,
         username: &str,
         now: i64,
-        lock: &LockoutPolicy,
-    ) -> Result<User, StoreError> {
+        policy: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
         self.check()?;
-        self.inner.record_login_failure(username, now, lock).await
+        self.inner.charge_login_attempt(username, now, policy).await
     }
-    async fn record_login_success(&self, username: &str) -> Result<(), StoreError> {
+    async fn settle_failed_login(&self, ticket: &AttemptTicket) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.record_login_success(username).await
+        self.inner.settle_failed_login(ticket).await
+    }
+    async fn get_login_attempts(
+        &self,
+        username: &str,
+    ) -> Result<Option<LoginAttempts>, StoreError> {
+        self.check()?;
+        self.inner.get_login_attempts(username).await
+    }
+    async fn revoke_all_sessions(&self, username: &str, now: i64) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.revoke_all_sessions(username, now).await
     }
     async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<(), StoreError> {
         self.check()?;
@@ -498,9 +538,9 @@ impl<S: UserStore> UserStore for Faulty<S> {
 }
 
 impl<S: SessionStore> SessionStore for Faulty<S> {
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+    async fn create_session(&self, new: &NewSession<'_>) -> Result<SessionCreated, StoreError> {
         self.check()?;
-        self.inner.create_session(session).await
+        self.inner.create_session(new).await
     }
     async fn get_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
         self.check()?;
@@ -513,10 +553,6 @@ impl<S: SessionStore> SessionStore for Faulty<S> {
     async fn revoke_session(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.revoke_session(sid, now).await
-    }
-    async fn revoke_user_sessions(&self, user_id: &str, now: i64) -> Result<u32, StoreError> {
-        self.check()?;
-        self.inner.revoke_user_sessions(user_id, now).await
     }
     async fn list_user_sessions(
         &self,
@@ -535,6 +571,28 @@ impl<S> Harness<Faulty<S>> {
 }
 
 impl<S> Harness<S> {
+    /// The same harness (store, keys, clock) with these variables set in its configuration.
+    pub fn with_env(self, vars: &[(&str, &str)]) -> Self {
+        let Harness {
+            service,
+            clock,
+            refresh_verifier,
+            _dir,
+        } = self;
+        let (old, keys, store) = service.into_parts();
+        let mut config = config_with(vars);
+        config.access_token_alg = old.access_token_alg;
+        let c = Arc::clone(&clock);
+        let service = Service::new(config, keys, store)
+            .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+        Harness {
+            service,
+            clock,
+            refresh_verifier,
+            _dir,
+        }
+    }
+
     /// The same harness with its store wrapped in [`Faulty`].
     pub fn faulty(self) -> Harness<Faulty<S>> {
         let Harness {

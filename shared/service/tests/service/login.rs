@@ -20,6 +20,14 @@ store_tests!(
     login_body_over_16_kib_413,
     login_locked_account_429_with_retry_after_until_the_lock_ends,
     login_success_after_failures_resets_the_counter,
+    login_64_concurrent_guesses_reach_the_password_check_at_most_threshold_times,
+    login_unknown_username_locks_exactly_like_a_real_one,
+    login_one_failure_every_15_minutes_never_locks_the_owner_out,
+    login_failures_are_forgotten_after_the_quiet_window,
+    login_beyond_the_password_check_slots_503_with_retry_after_and_nothing_counted,
+    login_past_the_session_cap_revokes_the_oldest_session,
+    login_loop_racing_a_new_password_leaves_no_session_that_refreshes,
+    login_loop_racing_disable_leaves_no_session_that_refreshes,
     login_store_unavailable_503_with_retry_after,
     login_store_broken_500_generic_message_with_request_id,
 );
@@ -143,7 +151,7 @@ async fn login_wrong_password_400_invalid_grant_counts_the_failure<S: Store>(h: 
         ))
         .await;
     resp.assert_error(400, "invalid_grant");
-    assert_eq!(h.user("alice").await.failed_attempts, 1);
+    assert_eq!(h.attempts("alice").await, 1);
     assert!(
         h.store()
             .list_user_sessions(&alice.user_id, h.now())
@@ -170,6 +178,7 @@ async fn login_unknown_user_400_same_answer_as_wrong_password<S: Store>(h: Harne
     unknown.assert_error(400, "invalid_grant");
     assert_eq!(unknown.status, wrong.status);
     assert_eq!(unknown.body, wrong.body, "byte-identical answers");
+    assert_eq!(h.attempts("mallory").await, 1, "counted like a real name");
     assert!(
         h.store()
             .get_user_by_username("mallory")
@@ -239,7 +248,7 @@ async fn login_missing_or_empty_fields_400_invalid_request_and_nothing_counted<S
             .await
             .assert_error(400, "invalid_request");
     }
-    assert_eq!(h.user("alice").await.failed_attempts, 0);
+    assert_eq!(h.attempts("alice").await, 0);
 }
 
 async fn login_malformed_body_or_wrong_content_type_400_invalid_request<S: Store>(h: Harness<S>) {
@@ -286,7 +295,7 @@ async fn login_wrong_grant_type_400_unsupported_grant_type<S: Store>(h: Harness<
         ))
         .await;
     resp.assert_error(400, "unsupported_grant_type");
-    assert_eq!(h.user("alice").await.failed_attempts, 0);
+    assert_eq!(h.attempts("alice").await, 0);
 }
 
 async fn login_body_over_16_kib_413<S: Store>(h: Harness<S>) {
@@ -316,9 +325,7 @@ async fn login_locked_account_429_with_retry_after_until_the_lock_ends<S: Store>
             .await
             .assert_error(400, "invalid_grant");
     }
-    let user = h.user("alice").await;
-    assert_eq!(user.failed_attempts, 5);
-    assert_eq!(user.locked_until, Some(T0 + 30));
+    assert_eq!(h.attempts("alice").await, 5);
 
     // then even the right password is refused with 429 and Retry-After,
     h.advance(10);
@@ -333,7 +340,7 @@ async fn login_locked_account_429_with_retry_after_until_the_lock_ends<S: Store>
             .is_empty()
     );
     assert_eq!(
-        h.user("alice").await.failed_attempts,
+        h.attempts("alice").await,
         5,
         "a locked attempt is not verified or counted"
     );
@@ -342,9 +349,7 @@ async fn login_locked_account_429_with_retry_after_until_the_lock_ends<S: Store>
     h.advance(20);
     let resp = h.call(attempt("right")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let user = h.user("alice").await;
-    assert_eq!(user.failed_attempts, 0);
-    assert_eq!(user.locked_until, None);
+    assert_eq!(h.attempts("alice").await, 0);
 }
 
 async fn login_success_after_failures_resets_the_counter<S: Store>(h: Harness<S>) {
@@ -356,9 +361,9 @@ async fn login_success_after_failures_resets_the_counter<S: Store>(h: Harness<S>
         ))
         .await;
     }
-    assert_eq!(h.user("alice").await.failed_attempts, 3);
+    assert_eq!(h.attempts("alice").await, 3);
     h.login("alice", "right").await;
-    assert_eq!(h.user("alice").await.failed_attempts, 0);
+    assert_eq!(h.attempts("alice").await, 0);
 }
 
 async fn login_store_unavailable_503_with_retry_after<S: Store>(h: Harness<S>) {
@@ -417,4 +422,258 @@ async fn login_store_broken_500_generic_message_with_request_id<S: Store>(h: Har
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Internal(_)), "{err:?}");
+}
+
+fn guess(username: &str, password: &str) -> lambda_http::Request {
+    post_json(
+        "/auth/login",
+        json!({"username": username, "password": password}),
+    )
+}
+
+/// 64 wrong-password logins at once for one user: the attempt is charged before the hash, so
+/// at most the threshold's (5) ever reach the password check (400); the rest are 429.
+async fn login_64_concurrent_guesses_reach_the_password_check_at_most_threshold_times<
+    S: Store + 'static,
+>(
+    h: Harness<S>,
+) {
+    h.add_user("alice", "right", "").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let h = std::sync::Arc::clone(&h);
+        tasks.spawn(async move { h.call(guess("alice", &format!("guess-{i}"))).await });
+    }
+    let answers = tasks.join_all().await;
+    let checked = answers.iter().filter(|r| r.status == 400).count();
+    let locked = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!((checked, locked), (5, 59), "{answers:?}");
+    for r in answers.iter().filter(|r| r.status == 429) {
+        r.assert_error(429, "too_many_attempts");
+        assert_eq!(r.header("retry-after"), Some("30"));
+    }
+    assert_eq!(h.attempts("alice").await, 5);
+}
+
+/// An unknown username is counted and locked like a real one: the same statuses in the same
+/// order, the same bodies, the same Retry-After. Nothing tells an attacker which names exist.
+async fn login_unknown_username_locks_exactly_like_a_real_one<S: Store>(h: Harness<S>) {
+    h.add_user("alice", "right", "").await;
+    let mut real = Vec::new();
+    let mut ghost = Vec::new();
+    for _ in 0..7 {
+        real.push(h.call(guess("alice", "wrong")).await);
+        ghost.push(h.call(guess("mallory", "wrong")).await);
+    }
+    let shape = |answers: &[TestResponse]| -> Vec<(u16, Option<String>, Vec<u8>)> {
+        answers
+            .iter()
+            .map(|r| {
+                (
+                    r.status,
+                    r.header("retry-after").map(str::to_owned),
+                    r.body.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&real), shape(&ghost));
+    let statuses: Vec<u16> = real.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429]);
+    assert!(
+        h.store()
+            .get_user_by_username("mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// One failure every 15 minutes (the default quiet window) never adds up to a lock: the
+/// owner can always log in.
+async fn login_one_failure_every_15_minutes_never_locks_the_owner_out<S: Store>(h: Harness<S>) {
+    h.add_user("alice", "right", "").await;
+    for _ in 0..12 {
+        h.call(guess("alice", "wrong"))
+            .await
+            .assert_error(400, "invalid_grant");
+        assert_eq!(h.attempts("alice").await, 1);
+        h.advance(15 * 60);
+    }
+    h.login("alice", "right").await;
+}
+
+/// Failures stop counting after LOGIN_FAILURE_WINDOW quiet seconds, even after a lock.
+async fn login_failures_are_forgotten_after_the_quiet_window<S: Store>(h: Harness<S>) {
+    let h = h.with_env(&[("LOGIN_FAILURE_WINDOW", "120")]);
+    h.add_user("alice", "right", "").await;
+    for _ in 0..5 {
+        h.call(guess("alice", "wrong")).await;
+    }
+    h.call(guess("alice", "right"))
+        .await
+        .assert_error(429, "too_many_attempts");
+    h.advance(119);
+    h.call(guess("alice", "wrong"))
+        .await
+        .assert_error(400, "invalid_grant");
+    assert_eq!(
+        h.attempts("alice").await,
+        6,
+        "the lock had ended; the window had not"
+    );
+    h.advance(120);
+    h.call(guess("alice", "wrong"))
+        .await
+        .assert_error(400, "invalid_grant");
+    assert_eq!(
+        h.attempts("alice").await,
+        1,
+        "forgotten, and counting again from one"
+    );
+}
+
+/// With one password check slot and no queue, a second login at the same moment is answered
+/// 503 with Retry-After before anything is counted against its username.
+async fn login_beyond_the_password_check_slots_503_with_retry_after_and_nothing_counted<
+    S: Store + 'static,
+>(
+    h: Harness<S>,
+) {
+    let h = h.with_env(&[("LOGIN_MAX_CONCURRENT", "1"), ("LOGIN_MAX_QUEUED", "0")]);
+    h.add_user("alice", "right", "").await;
+    h.add_user("bob", "right", "").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = tokio::task::JoinSet::new();
+    for username in [
+        "alice", "bob", "alice", "bob", "alice", "bob", "alice", "bob",
+    ] {
+        let h = std::sync::Arc::clone(&h);
+        tasks.spawn(async move { (username, h.call(guess(username, "wrong")).await) });
+    }
+    let answers = tasks.join_all().await;
+    let shed: Vec<_> = answers.iter().filter(|(_, r)| r.status == 503).collect();
+    assert!(!shed.is_empty(), "eight at once cannot all fit one slot");
+    for (_, r) in &shed {
+        r.assert_error(503, "temporarily_unavailable");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    for username in ["alice", "bob"] {
+        let checked = answers
+            .iter()
+            .filter(|(u, r)| *u == username && r.status == 400)
+            .count();
+        assert_eq!(
+            usize::try_from(h.attempts(username).await).unwrap(),
+            checked,
+            "{username}: only the checked attempts are counted"
+        );
+    }
+}
+
+/// Past MAX_SESSIONS_PER_USER, a login revokes the user's oldest session.
+async fn login_past_the_session_cap_revokes_the_oldest_session<S: Store>(h: Harness<S>) {
+    let h = h.with_env(&[("MAX_SESSIONS_PER_USER", "2")]);
+    h.add_user("alice", "right", "").await;
+    let first = h.login("alice", "right").await;
+    h.advance(1);
+    let second = h.login("alice", "right").await;
+    h.advance(1);
+    let third = h.login("alice", "right").await;
+
+    h.refresh(&first.refresh_token)
+        .await
+        .assert_error(400, "invalid_grant");
+    for t in [&second, &third] {
+        assert_eq!(h.refresh(&t.refresh_token).await.status, 200);
+    }
+}
+
+/// Logins with the old password loop against an administrator's new password: once
+/// set-password returns, no session of that user can refresh, and the store holds none live.
+async fn login_loop_racing_a_new_password_leaves_no_session_that_refreshes<S: Store + 'static>(
+    h: Harness<S>,
+) {
+    login_loop_racing(h, |store, now| {
+        Box::pin(async move {
+            let hash = tessera_service::hash_password_blocking(tessera_service::Password::new(
+                "a brand new password",
+            ))
+            .await
+            .unwrap();
+            store.set_password("alice", &hash, now).await.unwrap();
+        })
+    })
+    .await;
+}
+
+/// The same loop against `user disable`.
+async fn login_loop_racing_disable_leaves_no_session_that_refreshes<S: Store + 'static>(
+    h: Harness<S>,
+) {
+    login_loop_racing(h, |store, now| {
+        Box::pin(async move {
+            store
+                .set_status("alice", UserStatus::Disabled, now)
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+}
+
+type Revocation<S> =
+    for<'a> fn(&'a S, i64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+async fn login_loop_racing<S: Store + 'static>(h: Harness<S>, revoke: Revocation<S>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let alice = h.add_user("alice", "right", "").await;
+    let h = Arc::new(h);
+    let stop = Arc::new(AtomicBool::new(false));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (h, stop, attempts) = (Arc::clone(&h), Arc::clone(&stop), Arc::clone(&attempts));
+        loops.spawn(async move {
+            let mut tokens = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let resp = h.call(guess("alice", "right")).await;
+                attempts.fetch_add(1, Ordering::SeqCst);
+                if resp.status == 200 {
+                    tokens.push(resp.tokens().refresh_token);
+                }
+            }
+            tokens
+        });
+    }
+    // Let the loops log in a few times, then revoke while they keep going.
+    while attempts.load(Ordering::SeqCst) < 6 {
+        tokio::task::yield_now().await;
+    }
+    revoke(h.store(), h.now()).await;
+    let after = attempts.load(Ordering::SeqCst);
+    while attempts.load(Ordering::SeqCst) < after + 6 {
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let tokens: Vec<String> = loops.join_all().await.into_iter().flatten().collect();
+    assert!(
+        !tokens.is_empty(),
+        "the loops logged in before the revocation"
+    );
+
+    h.advance(1);
+    for token in &tokens {
+        h.refresh(token).await.assert_error(400, "invalid_grant");
+    }
+    assert!(
+        h.store()
+            .list_user_sessions(&alice.user_id, h.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

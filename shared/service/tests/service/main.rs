@@ -33,6 +33,7 @@ macro_rules! store_tests {
     };
 }
 
+mod bodies;
 mod discovery;
 mod events;
 mod helpers;

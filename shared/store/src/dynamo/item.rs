@@ -6,13 +6,14 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{Session, StoreError, User};
+use crate::{LoginAttempts, Session, StoreError, User};
 
 /// A DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
 pub(crate) const USER_PREFIX: &str = "USER#";
 pub(crate) const SESSION_PREFIX: &str = "SESSION#";
+pub(crate) const LOGIN_PREFIX: &str = "LOGIN#";
 
 pub(crate) fn user_pk(username: &str) -> AttributeValue {
     AttributeValue::S(format!("{USER_PREFIX}{username}"))
@@ -20,6 +21,11 @@ pub(crate) fn user_pk(username: &str) -> AttributeValue {
 
 pub(crate) fn session_pk(sid: &str) -> AttributeValue {
     AttributeValue::S(format!("{SESSION_PREFIX}{sid}"))
+}
+
+/// The failed-login counter of a normalised username (a user or not).
+pub(crate) fn login_pk(username: &str) -> AttributeValue {
+    AttributeValue::S(format!("{LOGIN_PREFIX}{username}"))
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -95,8 +101,9 @@ impl TryFrom<&Item> for User {
             password_hash: r.s("password_hash")?,
             scope: r.s("scope")?,
             status: r.s("status")?.parse()?,
-            failed_attempts: r.n("failed_attempts")?,
-            locked_until: r.opt_n("locked_until")?,
+            // Absent on users that have never been revoked (and on those created before the
+            // watermark existed): the watermark starts at 0.
+            revoked_before: r.opt_n("revoked_before")?.unwrap_or(0),
             created_at: r.n("created_at")?,
             updated_at: r.n("updated_at")?,
         })
@@ -133,8 +140,58 @@ impl TryFrom<&Item> for Session {
             user_agent: r.opt_s("user_agent")?,
             source_ip: r.opt_s("source_ip")?,
             revoked: r.bool("revoked")?,
+            watermark: r.opt_n("watermark")?.unwrap_or(0),
         })
     }
+}
+
+impl TryFrom<&Item> for LoginAttempts {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        let r = Reader {
+            item,
+            kind: "login attempts",
+        };
+        Ok(LoginAttempts {
+            attempts: r.n("attempts")?,
+            last_at: r.n("last_at")?,
+        })
+    }
+}
+
+/// The id of a failed-login counter record: set when the record is created, kept by every
+/// later charge, so a correction can tell the record it read from a newer one.
+pub(crate) fn record_id(item: &Item) -> Option<&str> {
+    match item.get("record") {
+        Some(AttributeValue::S(id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// The sids a user item lists: the sessions created under its current watermark, oldest
+/// first (the session cap's bookkeeping). Absent is empty.
+pub(crate) fn user_sessions(item: &Item) -> Result<Vec<String>, StoreError> {
+    match item.get("sessions") {
+        None | Some(AttributeValue::Null(true)) => Ok(Vec::new()),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(sid) => Ok(sid.clone()),
+                _ => Err(StoreError::Corrupt(
+                    "user item: attribute sessions holds a non-string".into(),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(StoreError::Corrupt(
+            "user item: attribute sessions is not a list".into(),
+        )),
+    }
+}
+
+/// A list attribute of sids.
+pub(crate) fn sid_list(sids: &[String]) -> AttributeValue {
+    AttributeValue::L(sids.iter().map(|sid| s(sid.as_str())).collect())
 }
 
 /// The request id of the rotation that last wrote this session item, if any.
@@ -146,21 +203,17 @@ pub(crate) fn rotation_id(item: &Item) -> Option<&str> {
 }
 
 pub(crate) fn user_item(user: &User) -> Item {
-    let mut item = Item::from([
+    Item::from([
         ("pk".to_owned(), user_pk(&user.username)),
         ("user_id".to_owned(), s(&user.user_id)),
         ("username".to_owned(), s(&user.username)),
         ("password_hash".to_owned(), s(&user.password_hash)),
         ("scope".to_owned(), s(&user.scope)),
         ("status".to_owned(), s(user.status.as_str())),
-        ("failed_attempts".to_owned(), n(user.failed_attempts)),
+        ("revoked_before".to_owned(), n(user.revoked_before)),
         ("created_at".to_owned(), n(user.created_at)),
         ("updated_at".to_owned(), n(user.updated_at)),
-    ]);
-    if let Some(until) = user.locked_until {
-        item.insert("locked_until".to_owned(), n(until));
-    }
-    item
+    ])
 }
 
 pub(crate) fn session_item(session: &Session) -> Item {
@@ -181,6 +234,7 @@ pub(crate) fn session_item(session: &Session) -> Item {
         ("expires_at".to_owned(), n(session.expires_at)),
         ("idle_expires_at".to_owned(), n(idle)),
         ("revoked".to_owned(), AttributeValue::Bool(session.revoked)),
+        ("watermark".to_owned(), n(session.watermark)),
         // TTL follows the idle deadline: an idle session is dead and may be deleted.
         ("ttl".to_owned(), n(idle)),
     ]);
@@ -220,6 +274,7 @@ mod tests {
             user_agent: Some("ua".into()),
             source_ip: None,
             revoked: false,
+            watermark: 7,
         }
     }
 
@@ -249,15 +304,14 @@ mod tests {
             password_hash: "$argon2id$...".into(),
             scope: "read".into(),
             status: crate::UserStatus::Active,
-            failed_attempts: 0,
-            locked_until: None,
+            revoked_before: 0,
             created_at: 1,
             updated_at: 1,
         });
-        item.insert("failed_attempts".into(), s("many"));
+        item.insert("revoked_before".into(), s("many"));
         let err = User::try_from(&item).unwrap_err();
         assert!(
-            matches!(&err, StoreError::Corrupt(msg) if msg.contains("failed_attempts")),
+            matches!(&err, StoreError::Corrupt(msg) if msg.contains("revoked_before")),
             "{err:?}"
         );
     }

@@ -1,13 +1,18 @@
 //! The DynamoDB adapter: users and sessions in one table.
 //!
-//! Layout: key `pk` (S). Users: `pk = USER#<username>`. Sessions: `pk = SESSION#<sid>`, with
-//! `gsi_user` = user id on session items only (the sparse GSI `by_user`, hash `gsi_user`,
-//! range `created_at`), and the TTL attribute `ttl` (epoch seconds). TTL deletes lazily, so
-//! every answer that depends on expiry checks the times itself.
+//! Layout: key `pk` (S). Users: `pk = USER#<username>`, with the revocation watermark
+//! `revoked_before` and `sessions`, the sids created under the current watermark (the session
+//! cap's bookkeeping). Sessions: `pk = SESSION#<sid>`, with `gsi_user` = user id on session
+//! items only (the sparse GSI `by_user`, hash `gsi_user`, range `created_at`). Failed-login
+//! counters: `pk = LOGIN#<username>`, for any username tried. `ttl` (epoch seconds) is the TTL
+//! attribute of sessions and counters. TTL deletes lazily, so every answer that depends on
+//! expiry checks the times itself.
 
 mod counter;
 mod errors;
 mod item;
+mod sessions;
+mod users;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,13 +31,9 @@ use aws_sdk_dynamodb::types::{
 
 pub use counter::RequestCounter;
 use errors::{classify, internal};
-use item::{Item, n, s, session_item, session_pk, user_item, user_pk};
+use item::{Item, n, s, session_pk, user_pk};
 
-use crate::rotation::{Verdict, judge, random_id};
-use crate::{
-    LockoutPolicy, RotateOutcome, Rotation, Session, SessionStore, StoreError, User, UserStatus,
-    UserStore,
-};
+use crate::{Session, StoreError, User};
 
 /// Name of the sparse GSI on `gsi_user` + `created_at`.
 pub const BY_USER_INDEX: &str = "by_user";
@@ -50,13 +51,15 @@ pub struct DynamoStore {
 
 /// Expression attribute names `#name -> name` for every attribute an expression mentions, so
 /// that no attribute can collide with DynamoDB's long list of reserved words (`ttl`, `status`).
-fn names<const N: usize>(list: [&str; N]) -> HashMap<String, String> {
+pub(crate) fn names<const N: usize>(list: [&str; N]) -> HashMap<String, String> {
     list.into_iter()
         .map(|name| (format!("#{name}"), name.to_owned()))
         .collect()
 }
 
-fn values<const N: usize>(list: [(&str, AttributeValue); N]) -> HashMap<String, AttributeValue> {
+pub(crate) fn values<const N: usize>(
+    list: [(&str, AttributeValue); N],
+) -> HashMap<String, AttributeValue> {
     list.into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
@@ -287,8 +290,9 @@ impl DynamoStore {
         }
     }
 
-    /// Pages through a query of the `by_user` index for the user's live sessions.
-    async fn query_live_sessions(
+    /// Pages through a query of the `by_user` index for the user's live sessions (live by
+    /// their own record; the owner's watermark is checked by the caller).
+    pub(crate) async fn query_live_sessions(
         &self,
         user_id: &str,
         now: i64,
@@ -341,7 +345,7 @@ impl DynamoStore {
     }
 
     /// Marks a session revoked; true if this call revoked it.
-    async fn revoke(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn revoke(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -371,7 +375,7 @@ impl DynamoStore {
     }
 
     /// Runs an update on a user item that must exist, returning the user as it is now.
-    async fn update_user(
+    pub(crate) async fn update_user(
         &self,
         username: &str,
         update: &str,
@@ -412,7 +416,11 @@ impl DynamoStore {
 
     /// Puts a new item unless its key exists. An existing item that `is_ours` recognises is
     /// this very call's own write, committed on an attempt whose reply was lost: success.
-    async fn put_new(&self, item: Item, is_ours: impl Fn(&Item) -> bool) -> Result<(), StoreError> {
+    pub(crate) async fn put_new(
+        &self,
+        item: Item,
+        is_ours: impl Fn(&Item) -> bool,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
@@ -440,295 +448,6 @@ impl DynamoStore {
 }
 
 /// Whether an existing item carries `value` in attribute `name`.
-fn has(item: &Item, name: &str, value: &AttributeValue) -> bool {
+pub(crate) fn has(item: &Item, name: &str, value: &AttributeValue) -> bool {
     item.get(name) == Some(value)
-}
-
-impl UserStore for DynamoStore {
-    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        let user_id = s(&user.user_id);
-        self.put_new(user_item(user), |old| has(old, "user_id", &user_id))
-            .await
-    }
-
-    async fn get_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", user_pk(username))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        output.item().map(User::try_from).transpose()
-    }
-
-    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let mut users = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(#pk, :prefix)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_values(":prefix", s(item::USER_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            for item in page.items() {
-                users.push(User::try_from(item)?);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
-        users.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(users)
-    }
-
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        now: i64,
-        lock: &LockoutPolicy,
-    ) -> Result<User, StoreError> {
-        let mut user = self
-            .update_user(
-                username,
-                "ADD #failed_attempts :one",
-                names(["failed_attempts"]),
-                values([(":one", n(1))]),
-            )
-            .await?;
-        let Some(delay) = lock.delay_secs(user.failed_attempts) else {
-            return Ok(user);
-        };
-        // A second request, only on the locking path: the delay depends on the new count, which
-        // an update expression cannot exponentiate. Conditional on the count, so a concurrent
-        // failure that counted higher (and locks longer) is never shortened by this one.
-        let until = now.saturating_add(delay);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", user_pk(username))
-            .update_expression("SET #locked_until = :until")
-            .condition_expression("#failed_attempts = :count")
-            .set_expression_attribute_names(Some(names(["locked_until", "failed_attempts"])))
-            .set_expression_attribute_values(Some(values([
-                (":until", n(until)),
-                (":count", n(user.failed_attempts)),
-            ])))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            // A concurrent failure counted higher and sets a lock at least this long.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {}
-            Err(err) => return Err(classify("UpdateItem", err)),
-        }
-        user.locked_until = Some(until);
-        Ok(user)
-    }
-
-    async fn record_login_success(&self, username: &str) -> Result<(), StoreError> {
-        self.update_user(
-            username,
-            "SET #failed_attempts = :zero REMOVE #locked_until",
-            names(["failed_attempts", "locked_until"]),
-            values([(":zero", n(0))]),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn set_password(
-        &self,
-        username: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let user = self
-            .update_user(
-                username,
-                "SET #password_hash = :hash, #updated_at = :now, #failed_attempts = :zero \
-                 REMOVE #locked_until",
-                names([
-                    "password_hash",
-                    "updated_at",
-                    "failed_attempts",
-                    "locked_until",
-                ]),
-                values([
-                    (":hash", s(password_hash)),
-                    (":now", n(now)),
-                    (":zero", n(0)),
-                ]),
-            )
-            .await?;
-        // Not atomic with the update above: if this fails the caller sees the error and may
-        // repeat the whole call, which is idempotent.
-        self.revoke_user_sessions(&user.user_id, now)
-            .await
-            .map(drop)
-    }
-
-    async fn set_status(
-        &self,
-        username: &str,
-        status: UserStatus,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let user = self
-            .update_user(
-                username,
-                "SET #status = :status, #updated_at = :now",
-                names(["status", "updated_at"]),
-                values([(":status", s(status.as_str())), (":now", n(now))]),
-            )
-            .await?;
-        if status == UserStatus::Disabled {
-            self.revoke_user_sessions(&user.user_id, now).await?;
-        }
-        Ok(())
-    }
-}
-
-impl SessionStore for DynamoStore {
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        let user_id = s(&session.user_id);
-        let current = s(&session.current_hash);
-        self.put_new(session_item(session), |old| {
-            has(old, "user_id", &user_id) && has(old, "current_hash", &current)
-        })
-        .await
-    }
-
-    async fn get_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", session_pk(sid))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        output.item().map(Session::try_from).transpose()
-    }
-
-    /// One conditional `UpdateItem`. The idle expiry is written as the raw deadline
-    /// `now + idle_ttl` (the expression cannot take a minimum with `expires_at`, which this
-    /// call has not read); reading caps it at `expires_at`, and the condition checks both
-    /// bounds, so the effective idle expiry is exactly `min(now + idle_ttl, expires_at)`.
-    ///
-    /// The request id is drawn once per call, before sending, so an SDK retry of a committed
-    /// attempt resends the same id and recognises its own write in the old item returned by
-    /// the failed condition. The successor hash cannot serve that purpose: it is derived from
-    /// the presented token, so a replay of a spent token would compute the same one.
-    async fn rotate(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let request_id = random_id()?;
-        let idle_deadline = rotation.now.saturating_add(rotation.idle_ttl);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", session_pk(&rotation.sid))
-            .update_expression(
-                "SET #current_hash = :next, #previous_hash = :presented, #rotated_at = :now, \
-                 #last_used_at = :now, #idle_expires_at = :idle, \
-                 #generation = #generation + :one, #rotation_id = :request, #ttl = :idle",
-            )
-            .condition_expression(
-                "attribute_exists(#pk) AND #current_hash = :presented AND #revoked = :false \
-                 AND #expires_at > :now AND #idle_expires_at > :now",
-            )
-            .set_expression_attribute_names(Some(names([
-                "pk",
-                "current_hash",
-                "previous_hash",
-                "rotated_at",
-                "last_used_at",
-                "idle_expires_at",
-                "generation",
-                "rotation_id",
-                "ttl",
-                "revoked",
-                "expires_at",
-            ])))
-            .set_expression_attribute_values(Some(values([
-                (":next", s(&rotation.next_hash)),
-                (":presented", s(&rotation.presented_hash)),
-                (":now", n(rotation.now)),
-                (":idle", n(idle_deadline)),
-                (":one", n(1)),
-                (":request", s(&request_id)),
-                (":false", AttributeValue::Bool(false)),
-            ])))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old = match result {
-            Ok(output) => {
-                let item = output.attributes().ok_or_else(|| {
-                    StoreError::Internal("rotation returned no session item".into())
-                })?;
-                return Ok(RotateOutcome::Rotated(Session::try_from(item)?));
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    failed.item().cloned()
-                }
-                _ => return Err(classify("UpdateItem", err)),
-            },
-        };
-        let session = old.as_ref().map(Session::try_from).transpose()?;
-        let ours = old
-            .as_ref()
-            .and_then(item::rotation_id)
-            .is_some_and(|id| id == request_id);
-        match judge(session.as_ref(), rotation, ours) {
-            Verdict::Answer(outcome) => Ok(outcome),
-            Verdict::RevokeAsReused => {
-                self.revoke(&rotation.sid, rotation.now).await?;
-                tracing::warn!(sid = %rotation.sid, "refresh token reuse detected; session revoked");
-                Ok(RotateOutcome::Reused)
-            }
-            Verdict::Apply => Err(StoreError::Internal(
-                "rotation condition failed on the current token of a live session".into(),
-            )),
-        }
-    }
-
-    async fn revoke_session(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
-        self.revoke(sid, now).await
-    }
-
-    async fn revoke_user_sessions(&self, user_id: &str, now: i64) -> Result<u32, StoreError> {
-        let mut revoked = 0u32;
-        for session in self.query_live_sessions(user_id, now).await? {
-            if self.revoke(&session.sid, now).await? {
-                revoked = revoked.saturating_add(1);
-            }
-        }
-        Ok(revoked)
-    }
-
-    async fn list_user_sessions(
-        &self,
-        user_id: &str,
-        now: i64,
-    ) -> Result<Vec<Session>, StoreError> {
-        self.query_live_sessions(user_id, now).await
-    }
 }

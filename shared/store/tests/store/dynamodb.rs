@@ -7,29 +7,48 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tessera_store::{
-    DynamoStore, LockoutPolicy, RotateOutcome, SessionStore, StoreError, UserStore,
+    DynamoStore, LockoutPolicy, LoginAttempt, RotateOutcome, SessionCreated, SessionStore,
+    StoreError, UserStore,
 };
 
 use crate::faults::Fault;
-use crate::helpers::{IDLE_TTL, T0, dynamo, dynamodb_endpoint, rotation, seed, session, user};
+use crate::helpers::{
+    IDLE_TTL, T0, create, dynamo, dynamodb_endpoint, open, rotation, seed, session, user,
+};
 
-/// The hot paths cost one request each: login reads the user once and writes the session
-/// once; a refresh is one conditional update.
+/// The hot paths and what they cost: a login is three requests (charge the attempt, read
+/// the user, one transaction that creates the session on the user's conditions and resets
+/// the counter); a refresh two (the conditional rotation, then the owner's watermark); a
+/// grace replay two; reuse two.
 #[tokio::test]
-async fn hot_paths_cost_one_request_each() {
+async fn hot_paths_cost_what_they_document() {
     let fixture = dynamo().await;
     let (store, counter) = fixture.store.with_request_counter();
     let ada = user("ada");
     store.create_user(&ada).await.unwrap();
 
     counter.reset();
-    store.get_user_by_username("ada").await.unwrap().unwrap();
-    assert_eq!(counter.snapshot(), [("GetItem".to_owned(), 1)].into());
-
-    counter.reset();
-    let s = session(&ada, T0);
-    store.create_session(&s).await.unwrap();
-    assert_eq!(counter.snapshot(), [("PutItem".to_owned(), 1)].into());
+    let LoginAttempt::Admitted(_) = store
+        .charge_login_attempt("ada", T0, &LockoutPolicy::default())
+        .await
+        .unwrap()
+    else {
+        panic!("a first attempt is admitted");
+    };
+    let read = store.get_user_by_username("ada").await.unwrap().unwrap();
+    let s = session(&read, T0);
+    create(&store, &read, &s).await;
+    assert_eq!(
+        counter.snapshot(),
+        [
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1),
+            ("UpdateItem".to_owned(), 1)
+        ]
+        .into(),
+        "a login: three requests"
+    );
+    assert_eq!(store.get_login_attempts("ada").await.unwrap(), None);
 
     counter.reset();
     let r = rotation(&s.sid, &s.current_hash, "h1", T0 + 60, 10);
@@ -37,7 +56,11 @@ async fn hot_paths_cost_one_request_each() {
         store.rotate(&r).await.unwrap(),
         RotateOutcome::Rotated(_)
     ));
-    assert_eq!(counter.snapshot(), [("UpdateItem".to_owned(), 1)].into());
+    assert_eq!(
+        counter.snapshot(),
+        [("GetItem".to_owned(), 1), ("UpdateItem".to_owned(), 1)].into(),
+        "a refresh: the rotation, then the owner's watermark"
+    );
 
     counter.reset();
     let replay = rotation(&s.sid, &s.current_hash, "h1", T0 + 61, 10);
@@ -47,8 +70,8 @@ async fn hot_paths_cost_one_request_each() {
     ));
     assert_eq!(
         counter.snapshot(),
-        [("UpdateItem".to_owned(), 1)].into(),
-        "a grace replay is answered from the failed condition's old item, without a read"
+        [("GetItem".to_owned(), 1), ("UpdateItem".to_owned(), 1)].into(),
+        "a grace replay is judged from the failed condition's old item, then the owner"
     );
 
     counter.reset();
@@ -69,8 +92,10 @@ async fn hot_paths_cost_one_request_each() {
     );
 }
 
-/// The colder paths: a login failure is one update, two once it locks; listing sessions is
-/// one query; revoking all is one query plus one update per live session.
+/// The colder paths: a charged attempt is one update, locked or not; settling a failure is
+/// free unless a forgotten counter must be taken back; listing sessions is one query plus the
+/// owner's watermark; revoking all is one read and one write however many sessions there
+/// are; a login at the cap reads the listed sessions once.
 #[tokio::test]
 async fn cold_paths_cost_what_they_document() {
     let fixture = dynamo().await;
@@ -80,50 +105,147 @@ async fn cold_paths_cost_what_they_document() {
         ..LockoutPolicy::default()
     };
     let (ada, _first) = seed(&store, "ada").await;
-    store.create_session(&session(&ada, T0 + 1)).await.unwrap();
+    for i in 1..3 {
+        create(&store, &ada, &session(&ada, T0 + i)).await;
+    }
 
     counter.reset();
+    let LoginAttempt::Admitted(ticket) = store
+        .charge_login_attempt("ada", T0, &policy)
+        .await
+        .unwrap()
+    else {
+        panic!("admitted");
+    };
+    store.settle_failed_login(&ticket).await.unwrap();
+    assert_eq!(counter.snapshot(), [("UpdateItem".to_owned(), 1)].into());
     store
-        .record_login_failure("ada", T0, &policy)
+        .charge_login_attempt("ada", T0, &policy)
         .await
         .unwrap();
+
+    counter.reset();
+    assert!(matches!(
+        store
+            .charge_login_attempt("ada", T0, &policy)
+            .await
+            .unwrap(),
+        LoginAttempt::Locked { .. }
+    ));
     assert_eq!(counter.snapshot(), [("UpdateItem".to_owned(), 1)].into());
 
     counter.reset();
-    let locked = store
-        .record_login_failure("ada", T0, &policy)
+    let forgotten = T0 + policy.window_secs;
+    let LoginAttempt::Admitted(ticket) = store
+        .charge_login_attempt("ada", forgotten, &policy)
         .await
-        .unwrap();
-    assert!(locked.locked_until.is_some());
-    assert_eq!(counter.snapshot(), [("UpdateItem".to_owned(), 2)].into());
-
-    counter.reset();
-    store.record_login_success("ada").await.unwrap();
-    assert_eq!(counter.snapshot(), [("UpdateItem".to_owned(), 1)].into());
+        .unwrap()
+    else {
+        panic!("a forgotten counter admits");
+    };
+    store.settle_failed_login(&ticket).await.unwrap();
+    assert_eq!(
+        counter.snapshot(),
+        [("UpdateItem".to_owned(), 2)].into(),
+        "the charge, then taking the forgotten count back"
+    );
 
     counter.reset();
     assert_eq!(
         store
-            .list_user_sessions(&ada.user_id, T0 + 2)
+            .list_user_sessions(&ada.user_id, T0 + 3)
             .await
             .unwrap()
             .len(),
-        2
-    );
-    assert_eq!(counter.snapshot(), [("Query".to_owned(), 1)].into());
-
-    counter.reset();
-    assert_eq!(
-        store
-            .revoke_user_sessions(&ada.user_id, T0 + 3)
-            .await
-            .unwrap(),
-        2
+        3
     );
     assert_eq!(
         counter.snapshot(),
-        [("Query".to_owned(), 1), ("UpdateItem".to_owned(), 2)].into()
+        [("GetItem".to_owned(), 1), ("Query".to_owned(), 1)].into()
     );
+
+    counter.reset();
+    let at_cap = session(&ada, T0 + 4);
+    let SessionCreated::Created { revoked } = open(&store, &ada, &at_cap, 3).await else {
+        panic!("created");
+    };
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(
+        counter.snapshot(),
+        [
+            ("BatchGetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 2)
+        ]
+        .into(),
+        "the full list refuses the append; the pruning transaction then commits"
+    );
+
+    counter.reset();
+    store.revoke_all_sessions("ada", T0 + 5).await.unwrap();
+    assert_eq!(
+        counter.snapshot(),
+        [("GetItem".to_owned(), 1), ("UpdateItem".to_owned(), 1)].into()
+    );
+}
+
+/// A rotation whose every reply was lost, the SDK's retries included, is settled by one read
+/// of the session: our own write is there, so the answer is Rotated, never "unavailable"
+/// for a session that did change.
+#[tokio::test]
+async fn a_rotation_whose_every_reply_was_lost_is_settled_by_a_read() {
+    let fixture = dynamo().await;
+    let (_u, s) = seed(&fixture.store, "ada").await;
+    let fault = Fault::lose_reply("UpdateItem", usize::MAX);
+    let store = fixture.store.with_interceptor(fault.clone());
+
+    let r = rotation(&s.sid, &s.current_hash, "h1", T0 + 60, 0);
+    let outcome = store.rotate(&r).await.unwrap();
+
+    assert!(fault.injected() > 1, "the SDK retried");
+    let RotateOutcome::Rotated(after) = outcome else {
+        panic!("expected Rotated, got {outcome:?}");
+    };
+    assert_eq!(after.current_hash, "h1");
+    assert_eq!(
+        fixture.store.get_session(&s.sid).await.unwrap(),
+        Some(after)
+    );
+}
+
+/// The transaction's conditions compare the user item's session list as a whole, which only
+/// works if DynamoDB compares lists by value: a pruning login against a list that changed
+/// meanwhile must not commit.
+#[tokio::test]
+async fn a_pruning_login_against_a_changed_list_does_not_commit() {
+    let fixture = dynamo().await;
+    let store = &fixture.store;
+    let ada = user("ada");
+    store.create_user(&ada).await.unwrap();
+    let first = session(&ada, T0);
+    create(store, &ada, &first).await;
+    // Two logins at a cap of one: each prunes; the second sees the first's list.
+    let second = session(&ada, T0 + 1);
+    let third = session(&ada, T0 + 2);
+    assert_eq!(
+        open(store, &ada, &second, 1).await,
+        SessionCreated::Created {
+            revoked: vec![first.sid.clone()]
+        }
+    );
+    assert_eq!(
+        open(store, &ada, &third, 1).await,
+        SessionCreated::Created {
+            revoked: vec![second.sid.clone()]
+        }
+    );
+    let listed: Vec<String> = store
+        .list_user_sessions(&ada.user_id, T0 + 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sid)
+        .collect();
+    assert_eq!(listed, [third.sid]);
 }
 
 /// Our own rotation committed but its reply was lost; the SDK's retry finds the session
@@ -173,18 +295,21 @@ async fn a_replay_with_the_same_successor_is_still_reuse() {
     assert!(store.get_session(&s.sid).await.unwrap().unwrap().revoked);
 }
 
-/// A lost reply to a session's creation is our own write, not a taken sid.
+/// A lost reply to a user's creation is our own write, not a taken username.
 #[tokio::test]
-async fn a_lost_reply_to_create_session_is_success() {
+async fn a_lost_reply_to_create_user_is_success() {
     let fixture = dynamo().await;
     let fault = Fault::lose_reply("PutItem", 1);
     let store = fixture.store.with_interceptor(fault.clone());
-    let s = session(&user("ada"), T0);
+    let ada = user("ada");
 
-    store.create_session(&s).await.unwrap();
+    store.create_user(&ada).await.unwrap();
 
     assert_eq!(fault.injected(), 1);
-    assert_eq!(fixture.store.get_session(&s.sid).await.unwrap(), Some(s));
+    assert_eq!(
+        fixture.store.get_user_by_username("ada").await.unwrap(),
+        Some(ada)
+    );
 }
 
 /// Throttling and server errors, after the SDK's retries, are Unavailable (retryable), never

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use tessera_store::{
-    DynamoStore, Rotation, Session, SessionStore, SqliteStore, User, UserStatus, UserStore,
+    DynamoStore, NewSession, Rotation, Session, SessionCreated, SessionStore, SqliteStore, User,
+    UserStatus, UserStore,
 };
 
 /// A fixed "now" for the tests (2033), so nothing depends on the wall clock and TTL never
@@ -65,14 +66,17 @@ pub fn user(username: &str) -> User {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${username}"),
         scope: "read write".to_owned(),
         status: UserStatus::Active,
-        failed_attempts: 0,
-        locked_until: None,
+        revoked_before: 0,
         created_at: T0,
         updated_at: T0,
     }
 }
 
-/// A fresh login session for `user` at `created_at`, with the service's default lifetimes.
+/// The cap the tests create sessions under unless they test the cap.
+pub const CAP: u32 = 100;
+
+/// A fresh login session for `user` (as stored: its watermark is copied) at `created_at`,
+/// with the service's default lifetimes.
 pub fn session(user: &User, created_at: i64) -> Session {
     let sid = format!("sid-{}", random_suffix());
     Session {
@@ -92,7 +96,42 @@ pub fn session(user: &User, created_at: i64) -> Session {
         user_agent: Some("conformance-test/1.0".to_owned()),
         source_ip: Some("192.0.2.10".to_owned()),
         revoked: false,
+        watermark: user.revoked_before,
     }
+}
+
+/// Creates `session` for `user` (as the login read it) under `cap`, as a login does.
+pub async fn open<S: SessionStore>(
+    store: &S,
+    user: &User,
+    session: &Session,
+    cap: u32,
+) -> SessionCreated {
+    store
+        .create_session(&NewSession {
+            session,
+            user,
+            max_sessions: cap,
+        })
+        .await
+        .expect("create session")
+}
+
+/// Creates `session` for `user`, which must succeed without revoking anything.
+pub async fn create<S: SessionStore>(store: &S, user: &User, session: &Session) {
+    assert_eq!(
+        open(store, user, session, CAP).await,
+        SessionCreated::Created { revoked: vec![] }
+    );
+}
+
+/// The user as stored now.
+pub async fn stored_user<S: UserStore>(store: &S, username: &str) -> User {
+    store
+        .get_user_by_username(username)
+        .await
+        .expect("read user")
+        .expect("user exists")
 }
 
 /// Creates a user and one session for it.
@@ -100,10 +139,7 @@ pub async fn seed<S: UserStore + SessionStore>(store: &S, username: &str) -> (Us
     let user = user(username);
     store.create_user(&user).await.expect("create user");
     let session = session(&user, T0);
-    store
-        .create_session(&session)
-        .await
-        .expect("create session");
+    create(store, &user, &session).await;
     (user, session)
 }
 
