@@ -1,131 +1,41 @@
-//! Wiring for Tessera's HTTP Lambda functions, so each `main.rs` stays four lines: tracing,
-//! configuration, state (store and keys, built once at init), then `lambda_http::run`.
+//! Wiring for Tessera's Lambda functions, so each `main.rs` stays a few lines: tracing,
+//! configuration, state (built once at init), then the runtime.
 //!
-//! Limits: init only. Nothing here runs per request, and nothing here is used by the
-//! authorizer function, which must not link the DynamoDB SDK.
+//! - [`StartError`] is every main's one way to fail at start: its message names the variable
+//!   or the source at fault, and that message is what Lambda logs as the init error.
+//! - With the `aws` feature: the HTTP functions' state, the DynamoDB store and the key ring
+//!   through the AWS SDK.
+//!
+//! Limits: init only. Nothing here runs per request. The authorizer function uses this crate
+//! without `aws`, so it links no AWS SDK.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::fmt;
 
-use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-use tessera_keys::{KeyRing, KeySource, KeysError, SecretValue, VersionSource, Versions};
-use tessera_service::{Config, Service};
-use tessera_store::DynamoStore;
+/// A function could not start. `main` returns it; the runtime prints its `Debug` form, which
+/// is the message itself (naming the variable at fault), not a struct dump.
+pub struct StartError(String);
 
-/// Why a function could not start. Lambda reports it as an init error.
-#[derive(thiserror::Error)]
-pub enum InitError {
-    /// A configuration variable is missing or invalid.
-    #[error(transparent)]
-    Config(#[from] tessera_service::ConfigError),
-    /// `TABLE_NAME` is not set, and this function needs the table.
-    #[error("TABLE_NAME is required")]
-    MissingTable,
-    /// The keys could not be loaded.
-    #[error("keys: {0}")]
-    Keys(#[from] tessera_keys::KeysError),
+impl fmt::Debug for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// `main` returning an error prints its `Debug`: make that the message, which names the
-/// variable at fault, rather than a struct dump.
-impl std::fmt::Debug for InitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
+// Every error a start can meet says what is wrong in its Display text; StartError keeps that
+// text and nothing else. (StartError has no Display of its own, so this covers every other
+// type without overlapping the reflexive From.)
+impl<E: fmt::Display> From<E> for StartError {
+    fn from(error: E) -> Self {
+        Self(error.to_string())
     }
 }
 
 /// Structured logs as Lambda expects them (JSON when the function's log format is JSON).
 pub fn init_tracing() {
-    lambda_http::tracing::init_default_subscriber();
+    lambda_runtime::tracing::init_default_subscriber();
 }
 
-/// The configuration and key ring every function that signs or verifies needs: the secret
-/// named by `KEY_SECRET_ARN` through the AWS SDK (these functions link it for DynamoDB
-/// anyway, and unlike the extension it answers during init), else `KEY_FILE`.
-pub async fn config_and_keys() -> Result<(Config, KeyRing), InitError> {
-    let config = Config::from_env()?;
-    let source = match std::env::var("KEY_SECRET_ARN") {
-        Ok(arn) if !arn.trim().is_empty() => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            KeySource::Remote(Box::new(SecretsManagerSdk {
-                client: aws_sdk_secretsmanager::Client::new(&sdk),
-                secret_id: arn,
-            }))
-        }
-        _ => KeySource::from_env()?,
-    };
-    // Signing functions re-read the secret on this timer, so a warm instance signs with a
-    // rotated key (and the JWKS drops a retired one) within KEY_RELOAD_INTERVAL.
-    let ring = KeyRing::load(source, config.access_token_alg)
-        .await?
-        .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval));
-    Ok((config, ring))
-}
-
-/// The Secrets Manager secret through the AWS SDK: `AWSCURRENT` and, once rotated,
-/// `AWSPREVIOUS`.
-struct SecretsManagerSdk {
-    client: aws_sdk_secretsmanager::Client,
-    secret_id: String,
-}
-
-impl SecretsManagerSdk {
-    async fn stage(&self, stage: &'static str) -> Result<Option<String>, KeysError> {
-        let answer = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .version_stage(stage)
-            .send()
-            .await;
-        match answer {
-            Ok(out) => Ok(out.secret_string),
-            // A secret that was never rotated has no AWSPREVIOUS version.
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(KeysError::SecretsManager(format!(
-                "{stage}: {}",
-                e.code().unwrap_or("request failed")
-            ))),
-        }
-    }
-}
-
-impl VersionSource for SecretsManagerSdk {
-    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Versions, KeysError>> + Send + '_>> {
-        Box::pin(async move {
-            // Both stages at once: this is the cold start.
-            let (current, previous) =
-                tokio::join!(self.stage("AWSCURRENT"), self.stage("AWSPREVIOUS"));
-            let current = current?.ok_or_else(|| {
-                KeysError::SecretsManager("AWSCURRENT has no secret string".into())
-            })?;
-            Ok(Versions {
-                current: SecretValue::new(current),
-                previous: previous?.into_iter().map(SecretValue::new).collect(),
-            })
-        })
-    }
-}
-
-/// A service over the DynamoDB table named by `TABLE_NAME`. The SDK's own environment
-/// settings apply (credentials, region, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
-pub async fn dynamo_service() -> Result<Service<DynamoStore>, InitError> {
-    let (config, ring) = config_and_keys().await?;
-    let table = config.table_name.clone().ok_or(InitError::MissingTable)?;
-    let store = DynamoStore::from_endpoint(None, table).await;
-    Ok(Service::new(config, ring, store))
-}
-
-/// The DynamoDB store alone, for the sessions function: it needs no key, so it never reads
-/// the signing secret.
-pub async fn dynamo_store() -> Result<DynamoStore, InitError> {
-    let config = Config::from_env()?;
-    let table = config.table_name.ok_or(InitError::MissingTable)?;
-    Ok(DynamoStore::from_endpoint(None, table).await)
-}
-
-/// A service without a store, for functions that only read keys or the request (jwks, me).
-pub async fn keys_only_service() -> Result<Service<()>, InitError> {
-    let (config, ring) = config_and_keys().await?;
-    Ok(Service::new(config, ring, ()))
-}
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "aws")]
+pub use aws::*;
