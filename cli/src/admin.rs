@@ -175,8 +175,10 @@ pub fn read_token() -> Result<String, CliError> {
 /// `tessera token inspect`: shows the header and claims (unverified, clearly marked), then
 /// verifies against the local keys and says why it fails.
 pub fn inspect(token: &str, data: &Path) -> Result<(), CliError> {
-    let (header, claims) = dangerous::decode(token)
-        .ok_or_else(|| CliError::Usage("not a JWT: expected three base64url segments".into()))?;
+    let unverified = tessera_token::dangerous::decode(token)
+        .map_err(|e| CliError::Usage(format!("not a JWT we can read: {e}")))?;
+    let header = serde_json::Value::Object(unverified.header);
+    let claims = serde_json::Value::Object(unverified.claims);
     println!("header (unverified): {header}");
     println!("claims (unverified): {claims}");
     let keys = local_keys(data)?;
@@ -187,21 +189,21 @@ pub fn inspect(token: &str, data: &Path) -> Result<(), CliError> {
     let issuer = std::env::var("ISSUER")
         .ok()
         .or_else(|| text("iss"))
-        .unwrap_or(config.issuer);
+        .unwrap_or(config.verify.issuer);
     let audience = std::env::var("AUDIENCE")
         .ok()
         .or_else(|| text("aud"))
-        .unwrap_or(config.audience);
+        .unwrap_or(config.verify.audience);
     let now = system_now();
     let verdict = if header.get("typ").and_then(|t| t.as_str()) == Some("rt+jwt") {
         let mut policy = RefreshPolicy::new(issuer);
-        policy.leeway_secs = config.token_leeway;
+        policy.leeway_secs = config.verify.leeway_secs;
         keys.refresh_verifier(policy)
             .verify(token, now)
             .map(|_| "a valid refresh token")
     } else {
         let mut policy = VerifyPolicy::new(issuer, audience);
-        policy.leeway_secs = config.token_leeway;
+        policy.leeway_secs = config.verify.leeway_secs;
         keys.access_verifier(policy)
             .verify(token, now)
             .map(|_| "a valid access token")
@@ -217,7 +219,7 @@ pub fn inspect(token: &str, data: &Path) -> Result<(), CliError> {
 
 /// `tessera keys rotate`.
 pub fn rotate_keys(data: &Path) -> Result<(), CliError> {
-    let alg = setup::config(None)?.access_token_alg;
+    let alg = setup::config(None)?.verify.alg;
     let path = setup::key_file(data);
     if !path.exists() {
         return Err(CliError::Usage(format!(
@@ -286,7 +288,7 @@ pub fn authorize(event: &Path, data: &Path) -> Result<(), CliError> {
 }
 
 fn local_keys(data: &Path) -> Result<KeySet, CliError> {
-    let alg = setup::config(None)?.access_token_alg;
+    let alg = setup::config(None)?.verify.alg;
     let path = setup::key_file(data);
     if !path.exists() {
         return Err(CliError::Usage(format!(
@@ -324,26 +326,4 @@ fn normalise_scope(scope: &str) -> Result<String, CliError> {
         return Err(CliError::Usage(format!("invalid scope token {bad:?}")));
     }
     Ok(parts.join(" "))
-}
-
-/// Decoding without verifying, for display only: nothing here is trusted.
-mod dangerous {
-    use base64::Engine as _;
-    use serde_json::Value;
-
-    /// The header and claims of a compact JWS, as JSON, or `None` if it is not one.
-    pub fn decode(token: &str) -> Option<(Value, Value)> {
-        let mut parts = token.split('.');
-        let (header, claims, _sig) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let json = |segment: &str| -> Option<Value> {
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(segment)
-                .ok()?;
-            serde_json::from_slice(&bytes).ok()
-        };
-        Some((json(header)?, json(claims)?))
-    }
 }

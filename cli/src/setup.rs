@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use tessera_authorizer::ScopeRules;
 use tessera_authorizer::keyring::KeyedAuthorizer;
@@ -13,7 +12,7 @@ use tessera_store::{DynamoStore, SqliteStore};
 use tessera_token::VerifyPolicy;
 use tracing::info;
 
-use crate::serve::{App, AuthorizerCache, Upstream};
+use crate::gateway::{AuthorizerCache, Gateway, Upstream};
 use crate::{ServeArgs, StoreArgs};
 
 /// Why a command failed; printed as `error: ...` with a non-zero exit.
@@ -91,9 +90,7 @@ pub fn config(addr: Option<SocketAddr>) -> Result<Config, CliError> {
 
 /// The verification policy the authorizer applies, from the configuration.
 pub fn verify_policy(config: &Config) -> VerifyPolicy {
-    let mut policy = VerifyPolicy::new(config.issuer.clone(), config.audience.clone());
-    policy.leeway_secs = config.token_leeway;
-    policy
+    config.verify.access_policy()
 }
 
 /// Route scope rules from `AUTHORIZER_SCOPE_RULES` (empty: none).
@@ -184,10 +181,10 @@ pub async fn open_store(args: &StoreArgs) -> Result<AnyStore, CliError> {
 pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = config(Some(args.addr))?;
     let rules = scope_rules()?;
-    let cache = AuthorizerCache::from_env().map_err(CliError::Usage)?;
+    let cache = AuthorizerCache::from_env()?;
     ensure_data_folder(&args.store.data)?;
     let key_path = key_file(&args.store.data);
-    let alg = config.access_token_alg;
+    let alg = config.verify.alg;
     // Creates the key file on first start; the ring then owns the one key set that both the
     // service and the authorizer use (its clones share it), re-read every
     // KEY_RELOAD_INTERVAL so that `tessera keys rotate` reaches a running server.
@@ -221,19 +218,25 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     info!(
         addr = %args.addr,
         store = %store_name,
-        issuer = %config.issuer,
+        issuer = %config.verify.issuer,
         alg = alg.as_str(),
         upstream = args.upstream.as_deref().unwrap_or("none"),
         "tessera serve listening"
     );
+    let authorizer = KeyedAuthorizer::new(ring.clone(), policy, rules);
+    let gateway = Gateway::new(
+        authorizer,
+        cache,
+        upstream,
+        args.body_timeout,
+        std::sync::Arc::new(tessera_service::system_now),
+    );
     with_store!(store, s => {
-        let service = Service::new(config, ring.clone(), s);
-        let authorizer = KeyedAuthorizer::new(ring, policy, rules);
-        let app = Arc::new(App::new(service, authorizer, cache, upstream, args.body_timeout));
+        let service = Service::new(config, ring, s);
         crate::server::run(
             listener,
             limits,
-            move |request, peer| crate::serve::handle(Arc::clone(&app), request, peer),
+            crate::serve::app(service, gateway),
             crate::serve::shutdown_signal(),
         )
         .await;

@@ -17,7 +17,7 @@ both_backends!(
     serve_upstream_is_not_called_for_a_bad_token,
     serve_sigterm_exits_gracefully_with_code_0,
     serve_request_log_has_method_path_status_and_never_a_token,
-    serve_unknown_route_is_404_and_wrong_method_is_405,
+    serve_an_undeclared_route_is_403_missing_authentication_token,
 );
 
 /// Gives a DynamoDB endpoint and a table that does not exist, without `--create-table`;
@@ -266,17 +266,25 @@ async fn serve_request_log_has_method_path_status_and_never_a_token(backend: Bac
     }
 }
 
-/// Gives an unknown path and a known path with the wrong method; expects 404 and 405 with
-/// `Allow`.
-async fn serve_unknown_route_is_404_and_wrong_method_is_405(backend: Backend) {
+/// Gives an unknown path, a known path with a method it does not declare, and a path below
+/// a declared one; expects what a REST API answers for each: 403 "Missing Authentication
+/// Token" with the request id (the template's DEFAULT_4XX), never a 404 that would map the API.
+async fn serve_an_undeclared_route_is_403_missing_authentication_token(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
 
-    let missing = server.get("/nowhere", None).await;
-    let wrong = server.call("GET", "/auth/login", None).await;
+    for (method, path) in [
+        ("GET", "/nowhere"),
+        ("GET", "/auth/login"),
+        ("PUT", "/auth/sessions"),
+        ("GET", "/auth/sessions/abc/def"),
+    ] {
+        let reply = server.call(method, path, None).await;
 
-    assert_eq!(missing.status, 404, "{}", missing.body);
-    assert_eq!(wrong.status, 405, "{}", wrong.body);
-    assert_eq!(wrong.header("allow"), Some("POST"));
+        assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["message"], "Missing Authentication Token", "{body}");
+        assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    }
 }
 
 /// Gives a port another socket already listens on; runs `tessera serve` there; expects a

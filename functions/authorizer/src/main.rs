@@ -1,6 +1,8 @@
-//! The API Gateway Lambda authorizer: configuration once at init, then every event (REST
-//! TOKEN or REQUEST, or HTTP API 2.0, recognised from the event itself) through the shared
-//! authorizer. The raw event bytes go straight to the authorizer's borrowed parser.
+//! The API Gateway Lambda authorizer: configuration and keys once at init
+//! ([`KeyedAuthorizer::from_env`]), then every event (REST TOKEN or REQUEST, or HTTP API 2.0,
+//! recognised from the event itself) through the shared authorizer. The raw event bytes go
+//! straight to the authorizer's borrowed parser, and the typed answer is serialised straight
+//! into the response.
 //!
 //! Keys: from `KEY_FILE` at init, or from the Secrets Manager secret `KEY_SECRET_ARN` through
 //! the Parameters and Secrets Lambda Extension on the first event (the extension does not
@@ -9,37 +11,26 @@
 //! Fails closed: a bad token is the error `Unauthorized` (401) or `isAuthorized: false`;
 //! missing keys, an event that is not JSON or a panic become a function error, which API
 //! Gateway answers with 500, never with an allow.
+//!
+//! One event at a time, so one thread: the current-thread runtime spares the cross-thread
+//! wake-ups a multi-thread runtime pays on every event.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
-use tessera_authorizer::keyring::{AuthorizerConfig, KeyedAuthorizer};
-use tessera_keys::{KeyRing, KeySource};
+use tessera_authorizer::keyring::KeyedAuthorizer;
+use tessera_lambda::{StartError, init_tracing};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    // Init errors are reported by their message, which names the variable at fault.
-    let config = AuthorizerConfig::from_env().map_err(|e| e.to_string())?;
-    let authorizer = match KeySource::from_env().map_err(|e| e.to_string())? {
-        KeySource::Extension(extension) => {
-            KeyedAuthorizer::lazy(*extension, config.alg, config.policy, config.rules)
-        }
-        source => {
-            let ring = KeyRing::load(source, config.alg)
-                .await
-                .map_err(|e| e.to_string())?;
-            KeyedAuthorizer::new(ring, config.policy, config.rules)
-        }
-    };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), StartError> {
+    init_tracing();
+    let authorizer = KeyedAuthorizer::from_env().await?;
+    // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
+    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let authorizer = &authorizer;
         async move {
-            // API Gateway reads only the message: "Unauthorized" -> 401; anything else -> 500.
-            authorizer
-                .answer(event.payload.get().as_bytes())
-                .await
-                .map_err(Error::from)
+            let bytes = event.payload.get().as_bytes();
+            (authorizer.answer(bytes, &event.context.request_id).await).map_err(Error::from)
         }
-    }))
-    .await
+    });
+    Ok(lambda_runtime::run(handler).await?)
 }

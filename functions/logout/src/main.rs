@@ -1,16 +1,9 @@
-//! `POST /auth/logout` on Lambda: config, store and keys once at init, then every
-//! request through the shared handler.
+//! `POST /auth/logout` on Lambda: the logout router over the DynamoDB store and the key ring,
+//! built once at init.
 
-use lambda_http::{Error, Request, service_fn};
-use tessera_service::{Cors, handlers};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), tessera_lambda::StartError> {
     tessera_lambda::init_tracing();
-    let cors = Cors::from_env()?;
     let service = tessera_lambda::dynamo_service().await?;
-    lambda_http::run(service_fn(|req: Request| async {
-        Ok::<_, Error>(cors.apply(handlers::logout(&service, req).await))
-    }))
-    .await
+    tessera_lambda::run(tessera_service::logout_router(service.into())).await
 }

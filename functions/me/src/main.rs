@@ -1,15 +1,8 @@
-//! `GET /me` on Lambda, behind the authorizer: a demo of how an integration reads the
-//! authorizer context. No keys, no store.
+//! `GET /me` on Lambda, behind the authorizer: answers with the authorizer context API
+//! Gateway attached. It needs no key and no store.
 
-use lambda_http::{Error, Request, service_fn};
-use tessera_service::{Cors, handlers};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let cors = Cors::from_env()?;
-    lambda_http::run(service_fn(|req: Request| async {
-        Ok::<_, Error>(cors.apply(handlers::me(req).await))
-    }))
-    .await
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), tessera_lambda::StartError> {
+    tessera_lambda::init_tracing();
+    tessera_lambda::run(tessera_service::me_router()).await
 }

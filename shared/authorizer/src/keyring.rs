@@ -1,86 +1,74 @@
-//! The authorizer over a [`KeyRing`]: when a token names a `kid` the loaded keys do not know
-//! (the secret was rotated after this process started), the ring reloads, at most once per
-//! interval, and the decision is taken again with the new keys. Everything else is the
-//! pure [`Authorizer`].
+//! The authorizer as the Lambda function and `tessera serve` run it: configuration read
+//! once at init, keys from a [`KeyRing`], and the decision's log line written with one
+//! `write`.
 //!
-//! Also the authorizer's configuration, read once at init from the same variables as the
-//! other functions.
+//! When a token names a `kid` the loaded keys do not know (the secret was rotated after this
+//! process started), the ring reloads, at most once per interval, and the decision is taken
+//! again with the new keys. Everything else is the pure [`Authorizer`].
+//!
+//! [`KeyedAuthorizer::from_env`] builds it all from the environment: [`AuthorizerConfig`]
+//! (the shared [`VerifyConfig`], `AUTHORIZER_SCOPE_RULES`, the log format) and the key
+//! source: `KEY_SECRET_ARN` through the Parameters and Secrets extension, loaded on the first
+//! event (the extension does not answer during init), or `KEY_FILE`, loaded at init. Every
+//! start error names the variable at fault.
 
+use std::io::Write;
 use std::sync::{Arc, RwLock};
 
-use tessera_keys::{KeyRing, KeySource, SecretsExtension};
+use tessera_config::{ConfigError, Vars, VerifyConfig};
+use tessera_keys::{KeyRing, KeySource, KeysError, SecretsExtension};
 use tessera_token::{Algorithm, VerifyError, VerifyPolicy};
+use tracing::level_filters::LevelFilter;
 use tracing::warn;
 
-use crate::{Authorizer, Decision, DenyReason, ScopeRules, ScopeRulesError, Verdict};
+use crate::{
+    Authorizer, Decision, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized,
+    Verdict,
+};
 
-/// What the authorizer reads from its environment.
+/// What the authorizer reads from its environment, once, at init.
 #[derive(Clone, Debug)]
 pub struct AuthorizerConfig {
-    /// `ISSUER` (required) and `AUDIENCE` (required), and `TOKEN_LEEWAY` (seconds, default
-    /// 30, at most 60).
-    pub policy: VerifyPolicy,
-    /// `ACCESS_TOKEN_ALG`: ES256 (default), EdDSA, RS256 or HS256.
-    pub alg: Algorithm,
+    /// `ISSUER`, `AUDIENCE`, `TOKEN_LEEWAY` and `ACCESS_TOKEN_ALG`, as every binary reads them.
+    pub verify: VerifyConfig,
     /// `AUTHORIZER_SCOPE_RULES`: route -> required scope rules (default none).
     pub rules: ScopeRules,
-}
-
-/// A configuration variable that is missing or invalid.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is unset or empty.
-    #[error("{0} is required")]
-    Missing(&'static str),
-    /// A variable's value is not one it accepts.
-    #[error("{name} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// What it accepts.
-        reason: String,
-    },
-    /// `AUTHORIZER_SCOPE_RULES` does not parse.
-    #[error("AUTHORIZER_SCOPE_RULES is invalid: {0}")]
-    Rules(#[from] ScopeRulesError),
+    /// `AWS_LAMBDA_LOG_FORMAT`: how the decision's log line is laid out (default text).
+    pub log_format: LogFormat,
 }
 
 impl AuthorizerConfig {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::env())
     }
 
-    /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let issuer = get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?;
-        let audience = get("AUDIENCE").ok_or(ConfigError::Missing("AUDIENCE"))?;
-        let mut policy = VerifyPolicy::new(issuer, audience);
-        if let Some(leeway) = get("TOKEN_LEEWAY") {
-            policy.leeway_secs = leeway
-                .trim()
-                .parse()
-                .ok()
-                .filter(|l| *l <= tessera_token::MAX_LEEWAY_SECS)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "TOKEN_LEEWAY",
-                    reason: format!("seconds from 0 to {}", tessera_token::MAX_LEEWAY_SECS),
-                })?;
-        }
-        let alg = match get("ACCESS_TOKEN_ALG") {
-            Some(alg) => alg.trim().parse().map_err(|_| ConfigError::Invalid {
-                name: "ACCESS_TOKEN_ALG",
-                reason: "one of ES256, EdDSA, RS256, HS256".into(),
-            })?,
-            None => Algorithm::default(),
-        };
-        let rules = match get("AUTHORIZER_SCOPE_RULES") {
-            Some(rules) => ScopeRules::parse(&rules)?,
-            None => ScopeRules::none(),
-        };
-        Ok(Self { policy, alg, rules })
+    /// Reads the configuration from `vars`; an error names the variable at fault.
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let verify = VerifyConfig::from_vars(vars)?;
+        let rules = vars
+            .parsed("AUTHORIZER_SCOPE_RULES", |raw| {
+                ScopeRules::parse(raw).map_err(|e| e.to_string())
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            verify,
+            rules,
+            log_format: LogFormat::from_setting(vars.get("AWS_LAMBDA_LOG_FORMAT").as_deref()),
+        })
     }
+}
+
+/// Why the authorizer cannot start. The message names the variable or the source at fault;
+/// it is what Lambda reports as the init error.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No key source is configured, or the key file cannot be loaded.
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 /// An [`Authorizer`] whose keys follow the [`KeyRing`].
@@ -88,6 +76,7 @@ pub struct KeyedAuthorizer {
     keys: Keys,
     policy: VerifyPolicy,
     rules: ScopeRules,
+    log_format: LogFormat,
     current: RwLock<Option<Arc<Authorizer>>>,
 }
 
@@ -110,9 +99,36 @@ enum Keys {
 /// client to refresh for nothing.
 #[derive(Debug, thiserror::Error)]
 #[error("authorizer keys unavailable: {0}")]
-pub struct KeysUnavailable(#[from] tessera_keys::KeysError);
+pub struct KeysUnavailable(#[from] KeysError);
 
 impl KeyedAuthorizer {
+    /// The function's whole start: the configuration and the key source from the process
+    /// environment (see the module docs). A key file is loaded now; the extension's secret
+    /// on the first event.
+    pub async fn from_env() -> Result<Self, InitError> {
+        Self::from_vars(&Vars::env()).await
+    }
+
+    /// [`KeyedAuthorizer::from_env`] with the variables read from `vars`.
+    pub async fn from_vars<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+    ) -> Result<Self, InitError> {
+        let config = AuthorizerConfig::from_vars(vars)?;
+        let source = KeySource::from_lookup(|name| vars.get(name))?;
+        let alg = config.verify.alg;
+        let authorizer = match source {
+            KeySource::Extension(extension) => {
+                Self::lazy(*extension, alg, config.verify.access_policy(), config.rules)
+            }
+            source => Self::new(
+                KeyRing::load(source, alg).await?,
+                config.verify.access_policy(),
+                config.rules,
+            ),
+        };
+        Ok(authorizer.with_log_format(config.log_format))
+    }
+
     /// Builds the authorizer from the ring's current keys (once, at init).
     pub fn new(ring: KeyRing, policy: VerifyPolicy, rules: ScopeRules) -> Self {
         let current = Authorizer::new(
@@ -123,6 +139,7 @@ impl KeyedAuthorizer {
             keys: Keys::Ready(ring),
             policy,
             rules,
+            log_format: LogFormat::default(),
             current: RwLock::new(Some(Arc::new(current))),
         }
     }
@@ -143,8 +160,15 @@ impl KeyedAuthorizer {
             },
             policy,
             rules,
+            log_format: LogFormat::default(),
             current: RwLock::new(None),
         }
+    }
+
+    /// Lays out [`KeyedAuthorizer::answer`]'s log lines in `format`.
+    pub fn with_log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
+        self
     }
 
     async fn ring(&self) -> Result<&KeyRing, KeysUnavailable> {
@@ -184,42 +208,57 @@ impl KeyedAuthorizer {
         }
     }
 
-    /// [`Authorizer::decide`], with one rate-limited key reload when the token's `kid` is
-    /// unknown. A failed or refused reload leaves the first decision (a deny) standing.
-    pub async fn decide(&self, event: &[u8], now: i64) -> Result<Decision, KeysUnavailable> {
-        let decision = self.current().await?.decide(event, now);
-        if decision.verdict != Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
-            return Ok(decision);
+    /// [`Authorizer::authorize`], with one rate-limited key reload when the token's `kid` is
+    /// unknown. A failed or refused reload leaves the first ruling (a deny) standing. Logs
+    /// nothing but a failed reload: the caller logs the ruling.
+    pub async fn authorize(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
+        let ruling = self.current().await?.authorize(event, now);
+        if ruling.verdict != Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
+            return Ok(ruling);
         }
         match self.ring().await?.reload_for_unknown_kid().await {
-            Ok(Some(keys)) => Ok(self.install(&keys).decide(event, now)),
-            Ok(None) => Ok(decision),
+            Ok(Some(keys)) => Ok(self.install(&keys).authorize(event, now)),
+            Ok(None) => Ok(ruling),
             Err(error) => {
                 warn!(%error, "key reload failed; the token stays denied");
-                Ok(decision)
+                Ok(ruling)
             }
         }
     }
-}
 
-/// The error a REST authorizer function returns so that API Gateway answers 401: its
-/// message must be exactly `Unauthorized`.
-#[derive(Debug, thiserror::Error)]
-#[error("Unauthorized")]
-pub struct Unauthorized;
+    /// [`KeyedAuthorizer::authorize`] with the answer as JSON, logged through `tracing`:
+    /// what `tessera serve` uses until it takes the [`Ruling`].
+    pub async fn decide(&self, event: &[u8], now: i64) -> Result<Decision, KeysUnavailable> {
+        let ruling = self.authorize(event, now).await?;
+        ruling.trace();
+        Ok(ruling.into())
+    }
 
-impl KeyedAuthorizer {
-    /// The function's whole answer for one event, at the current time: the JSON to return,
-    /// [`AnswerError::Unauthorized`] (401), or [`AnswerError::Keys`] (a function error: 500).
-    pub async fn answer(&self, event: &[u8]) -> Result<serde_json::Value, AnswerError> {
-        match self.decide(event, unix_now()).await?.outcome {
-            crate::AuthorizerOutcome::Respond(answer) => Ok(answer),
-            crate::AuthorizerOutcome::Unauthorized => Err(AnswerError::Unauthorized(Unauthorized)),
-        }
+    /// The function's whole answer for one event, at the current time: the typed body to
+    /// return, [`AnswerError::Unauthorized`] (401), or [`AnswerError::Keys`] (a function
+    /// error: 500). The ruling's log line, with `request_id`, is written to stdout in one
+    /// `write` when the log level lets it through.
+    pub async fn answer(&self, event: &[u8], request_id: &str) -> Result<Response, AnswerError> {
+        let ruling = self.authorize(event, tessera_config::system_now()).await?;
+        write_log_line(&ruling, self.log_format, request_id);
+        Ok(ruling.answer?)
     }
 }
 
-/// Why the function answers with an error instead of a policy.
+/// Formats the ruling's line into one buffer and writes it to stdout with one `write`
+/// (stdout's lock keeps it whole beside `tracing`'s lines). The level test is one atomic
+/// load: the most verbose level the installed subscriber wants.
+fn write_log_line(ruling: &Ruling, format: LogFormat, request_id: &str) {
+    if LevelFilter::current() < ruling.log_level() {
+        return;
+    }
+    let mut line = String::with_capacity(256);
+    ruling.write_log_line(format, Some(request_id), &mut line);
+    // A log line that cannot be written must not turn an answer into an error.
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+/// Why the function answers with an error instead of a body.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
     /// No valid token: API Gateway answers 401. The message is exactly `Unauthorized`.
@@ -228,12 +267,4 @@ pub enum AnswerError {
     /// No keys to decide with: API Gateway answers 500.
     #[error(transparent)]
     Keys(#[from] KeysUnavailable),
-}
-
-/// Now, in unix seconds. A clock before 1970 reads as 0, which fails every token's `iat`
-/// sanity rather than passing it.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

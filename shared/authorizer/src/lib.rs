@@ -1,25 +1,31 @@
-//! API Gateway Lambda authorizer decisions: an authorizer event in, the JSON answer out.
+//! API Gateway Lambda authorizer decisions: an authorizer event in, the typed answer out.
 //!
-//! [`Authorizer::handle`] takes the raw event API Gateway sends and recognises its kind from
+//! [`Authorizer::authorize`] takes the raw event API Gateway sends and recognises its kind from
 //! the event itself: a REST API TOKEN authorizer, a REST API REQUEST authorizer (and an HTTP
 //! API with payload format 1.0, which answers the same way) or an HTTP API with payload
 //! format 2.0 and simple responses. It extracts the bearer token (RFC 6750), verifies it
 //! with an [`AccessVerifier`], applies optional [`ScopeRules`], and answers:
 //!
-//! | token                          | REST (TOKEN, REQUEST)                         | HTTP API 2.0                   |
-//! |--------------------------------|-----------------------------------------------|--------------------------------|
-//! | valid, route allowed           | IAM policy allowing the API (-> integration)  | `{"isAuthorized": true, ..}`   |
-//! | valid, lacks the route's scope | IAM policy denying this route (-> 403)        | `{"isAuthorized": false}`      |
-//! | missing, malformed, invalid    | [`AuthorizerOutcome::Unauthorized`] (-> 401)  | `{"isAuthorized": false}`      |
-//! | event unparseable or unknown   | [`AuthorizerOutcome::Unauthorized`]           | [`AuthorizerOutcome::Unauthorized`] |
+//! | token                          | REST (TOKEN, REQUEST)                          | HTTP API 2.0                   |
+//! |--------------------------------|------------------------------------------------|--------------------------------|
+//! | valid, route allowed           | [`PolicyResponse`] allowing the API            | `{"isAuthorized": true, ..}`   |
+//! | valid, lacks the route's scope | [`PolicyResponse`] denying this route (-> 403) | `{"isAuthorized": false}`      |
+//! | missing, malformed, invalid    | the error [`Unauthorized`] (-> 401)            | `{"isAuthorized": false}`      |
+//! | event unparseable or unknown   | the error [`Unauthorized`]                     | the error [`Unauthorized`]     |
 //!
-//! The context passed to the integration carries `sub`, `sid`, `scope`, `jti` and
-//! `client_id`; a REST policy's `principalId` is `sub`.
+//! The answer is typed ([`Response`]: [`PolicyResponse`] or [`SimpleResponse`]) and
+//! serialises straight to the JSON API Gateway reads; [`PolicyResponse::evaluate`] applies
+//! a policy to a method ARN as API Gateway does. The context passed to the integration
+//! ([`AuthorizerContext`]) carries `sub`, `sid`, `scope`, `jti` and `client_id`; a REST
+//! policy's `principalId` is `sub`. [`Authorizer::decide`] and [`AuthorizerOutcome`] are the
+//! same answer as a `serde_json::Value`, for callers not yet on the typed one.
 //!
 //! # Fails closed
-//! Every error is a deny, and every deny is logged with `tracing` (info for a client's bad
-//! credentials, warn for an event this crate cannot use) with its reason, never the token.
-//! Nothing here panics.
+//! Every error is a deny, with its reason in the [`Ruling`], never the token. The ruling is
+//! logged by the caller, once: [`Ruling::write_log_line`] formats it into one buffer (the
+//! Lambda function writes that with one `write`), [`Ruling::trace`] sends it through
+//! `tracing`. Info for a client's bad credentials, warn for an event this crate cannot use,
+//! debug for an allow. Nothing here panics.
 //!
 //! # Safe under authorizer caching
 //! A REST authorizer's answer may be cached, keyed by the token alone (TOKEN) or by the
@@ -47,9 +53,11 @@
 //! authorizer's TTL well below the access token lifetime.
 //!
 //! # Limits
-//! No I/O, no async runtime, no AWS SDK: the caller reads the event and the clock. The
-//! HTTP API 2.0 path needs simple responses enabled (`EnableSimpleResponses`); it reads the
-//! token from the `authorization` header only, not from other identity sources.
+//! No I/O, no async runtime, no AWS SDK: the caller reads the event and the clock, and
+//! writes the log line ([`Authorizer::decide`], the JSON view, logs through `tracing` itself,
+//! as it always did). The HTTP API 2.0 path needs simple responses enabled
+//! (`EnableSimpleResponses`); it reads the token from the `authorization` header only, not
+//! from other identity sources.
 
 mod arn;
 mod bearer;
@@ -57,21 +65,29 @@ mod borrowed;
 mod event;
 #[cfg(feature = "keyring")]
 pub mod keyring;
+mod log;
+mod response;
 mod rules;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tessera_token::{AccessClaims, AccessVerifier, VerifyError};
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::arn::MethodArn;
 use crate::borrowed::Str;
 use crate::event::{Event, RawEvent};
+use crate::log::Detail;
 
 pub use crate::bearer::CredentialError;
 pub use crate::event::EventKind;
+pub use crate::log::LogFormat;
+pub use crate::response::{
+    AuthorizerContext, Effect, INVOKE_ACTION, POLICY_VERSION, PolicyDocument, PolicyResponse,
+    Resource, Response, SimpleResponse, Statement, iam_match,
+};
 pub use crate::rules::{ScopeRules, ScopeRulesError};
 
 /// The error message a REST authorizer function returns to make API Gateway answer 401.
@@ -81,7 +97,56 @@ pub const UNAUTHORIZED: &str = "Unauthorized";
 /// operator; after that every 2.0 event pays one relaxed load and nothing else.
 static HTTP_API_CACHE_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// What the authorizer function hands back to API Gateway.
+/// The answer for a request without a valid REST token: the function returns this error,
+/// whose message is exactly [`UNAUTHORIZED`], and API Gateway answers 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Unauthorized")]
+pub struct Unauthorized;
+
+/// The authorizer's ruling on one event: the answer for API Gateway, typed, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ruling {
+    /// The event's kind, when it was recognised.
+    pub kind: Option<EventKind>,
+    /// Why the answer is what it is.
+    pub verdict: Verdict,
+    /// The body to return ([`Response`]), or the error [`Unauthorized`] (REST: 401).
+    pub answer: Result<Response, Unauthorized>,
+    /// What the log line adds to the verdict (the route, the parse error's position).
+    detail: Detail,
+}
+
+impl Ruling {
+    fn new(
+        kind: Option<EventKind>,
+        verdict: Verdict,
+        answer: Result<Response, Unauthorized>,
+    ) -> Self {
+        Self {
+            kind,
+            verdict,
+            answer,
+            detail: Detail::None,
+        }
+    }
+
+    /// No valid token, or no usable event, for a REST event or an unknown one: 401.
+    fn unauthorized(kind: Option<EventKind>, reason: DenyReason) -> Self {
+        Self::new(kind, Verdict::Unauthorized(reason), Err(Unauthorized))
+    }
+
+    fn with_detail(mut self, detail: Detail) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// The REST policy, when the answer is one.
+    pub fn policy(&self) -> Option<&PolicyResponse> {
+        self.answer.as_ref().ok().and_then(Response::policy)
+    }
+}
+
+/// The [`Ruling`]'s answer as JSON: what the function hands back to API Gateway.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuthorizerOutcome {
     /// Return this JSON: an IAM policy (REST) or a simple response (HTTP API 2.0).
@@ -90,8 +155,8 @@ pub enum AuthorizerOutcome {
     Unauthorized,
 }
 
-/// The authorizer's decision, with the reason behind it, for callers that act on it
-/// directly (`tessera serve`) or log it.
+/// A [`Ruling`] with its answer as a [`serde_json::Value`] ([`Authorizer::decide`]), for
+/// callers that still work on JSON trees. New code takes the [`Ruling`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// The event's kind, when it was recognised.
@@ -100,6 +165,19 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The answer for API Gateway.
     pub outcome: AuthorizerOutcome,
+}
+
+impl From<Ruling> for Decision {
+    fn from(ruling: Ruling) -> Self {
+        Self {
+            kind: ruling.kind,
+            verdict: ruling.verdict,
+            outcome: match &ruling.answer {
+                Ok(response) => AuthorizerOutcome::Respond(response.to_json()),
+                Err(Unauthorized) => AuthorizerOutcome::Unauthorized,
+            },
+        }
+    }
 }
 
 /// Allow, or which kind of deny.
@@ -160,76 +238,80 @@ impl Authorizer {
         &self.rules
     }
 
-    /// Any JSON event API Gateway sends an authorizer -> the answer. `now` is the current
-    /// time in unix seconds. Fails closed.
-    pub fn handle(&self, event: &[u8], now: i64) -> AuthorizerOutcome {
-        self.decide(event, now).outcome
-    }
-
-    /// [`Authorizer::handle`] for an event already parsed into a [`serde_json::Value`].
-    pub fn handle_value(&self, event: &Value, now: i64) -> AuthorizerOutcome {
-        self.decide_value(event, now).outcome
-    }
-
-    /// [`Authorizer::handle`], with the verdict and its reason.
-    pub fn decide(&self, event: &[u8], now: i64) -> Decision {
+    /// Any JSON event API Gateway sends an authorizer -> the typed answer and its reason.
+    /// `now` is the current time in unix seconds. Fails closed; logs nothing (the caller
+    /// logs the ruling once, see [`Ruling::write_log_line`] and [`Ruling::trace`]).
+    pub fn authorize(&self, event: &[u8], now: i64) -> Ruling {
         // serde maps a JSON array onto a struct by position; an event is always an object.
         if event.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            warn!("authorizer event is not a json object; denying");
-            return unparseable_decision();
+            return Ruling::unauthorized(None, DenyReason::UnparseableEvent)
+                .with_detail(Detail::NotAnObject);
         }
         match serde_json::from_slice::<RawEvent<'_>>(event) {
-            Ok(raw) => self.decide_raw(raw, now),
+            Ok(raw) => self.authorize_raw(raw, now),
             Err(error) => unparseable(&error),
         }
+    }
+
+    /// [`Authorizer::authorize`] for an event already parsed into a [`serde_json::Value`].
+    pub fn authorize_value(&self, event: &Value, now: i64) -> Ruling {
+        if !event.is_object() {
+            return Ruling::unauthorized(None, DenyReason::UnparseableEvent)
+                .with_detail(Detail::NotAnObject);
+        }
+        match RawEvent::deserialize(event) {
+            Ok(raw) => self.authorize_raw(raw, now),
+            Err(error) => unparseable(&error),
+        }
+    }
+
+    /// [`Authorizer::authorize`] with the answer as JSON, logged through `tracing` as the
+    /// authorizer always did: what `tessera serve` and `tessera authorize` use until they
+    /// take the [`Ruling`].
+    pub fn decide(&self, event: &[u8], now: i64) -> Decision {
+        let ruling = self.authorize(event, now);
+        ruling.trace();
+        ruling.into()
     }
 
     /// [`Authorizer::decide`] for an event already parsed into a [`serde_json::Value`].
     pub fn decide_value(&self, event: &Value, now: i64) -> Decision {
-        if !event.is_object() {
-            warn!("authorizer event is not a json object; denying");
-            return unparseable_decision();
-        }
-        match RawEvent::deserialize(event) {
-            Ok(raw) => self.decide_raw(raw, now),
-            Err(error) => unparseable(&error),
-        }
+        let ruling = self.authorize_value(event, now);
+        ruling.trace();
+        ruling.into()
     }
 
-    fn decide_raw(&self, raw: RawEvent<'_>, now: i64) -> Decision {
+    /// [`Authorizer::decide`]'s outcome alone.
+    pub fn handle(&self, event: &[u8], now: i64) -> AuthorizerOutcome {
+        self.decide(event, now).outcome
+    }
+
+    /// [`Authorizer::decide_value`]'s outcome alone.
+    pub fn handle_value(&self, event: &Value, now: i64) -> AuthorizerOutcome {
+        self.decide_value(event, now).outcome
+    }
+
+    fn authorize_raw(&self, raw: RawEvent<'_>, now: i64) -> Ruling {
         match raw.classify() {
-            Ok(event) if event.kind == EventKind::HttpV2 => self.decide_http_v2(event, now),
-            Ok(event) => self.decide_rest(event, now),
-            Err(_) => {
-                warn!("authorizer event of unknown kind; denying");
-                Decision {
-                    kind: None,
-                    verdict: Verdict::Unauthorized(DenyReason::UnknownEvent),
-                    outcome: AuthorizerOutcome::Unauthorized,
-                }
-            }
+            Ok(event) if event.kind == EventKind::HttpV2 => self.authorize_http_v2(event, now),
+            Ok(event) => self.authorize_rest(event, now),
+            Err(_) => Ruling::unauthorized(None, DenyReason::UnknownEvent),
         }
     }
 
     /// REST TOKEN and REQUEST: an IAM policy, or 401.
-    fn decide_rest(&self, event: Event<'_>, now: i64) -> Decision {
+    fn authorize_rest(&self, event: Event<'_>, now: i64) -> Ruling {
         let kind = event.kind;
-        let unauthorized = |reason: DenyReason| Decision {
-            kind: Some(kind),
-            verdict: Verdict::Unauthorized(reason),
-            outcome: AuthorizerOutcome::Unauthorized,
-        };
+        let no_arn = || Ruling::unauthorized(Some(kind), DenyReason::IncompleteEvent("methodArn"));
         let Some(arn_text) = event.method_arn.as_ref().map(|a| a.as_str()) else {
-            warn!(%kind, "authorizer event without methodArn; denying");
-            return unauthorized(DenyReason::IncompleteEvent("methodArn"));
+            return no_arn();
         };
         let Some(arn) = MethodArn::parse(arn_text) else {
-            warn!(%kind, "authorizer event with an unrecognised methodArn; denying");
-            return unauthorized(DenyReason::IncompleteEvent("methodArn"));
+            return no_arn();
         };
-        let claims = match self.authenticate(kind, event.credentials, now) {
+        let claims = match self.verify_credentials(event.credentials, now) {
             Ok(claims) => claims,
-            Err(reason) => return unauthorized(reason),
+            Err(reason) => return Ruling::unauthorized(Some(kind), reason),
         };
 
         // The route is checked as both the ARN and the event's own method and path state it;
@@ -242,7 +324,7 @@ impl Authorizer {
             if let (Some(method), Some(path)) = (&event.method, &event.path) {
                 routes.push((method.as_str(), path.as_str()));
             }
-            self.missing_scope(kind, &routes, &claims.scope)
+            self.missing_scope(&routes, &claims.scope)
         };
 
         let mut denied: Vec<String> = self
@@ -254,51 +336,49 @@ impl Authorizer {
         if missing.is_some() && !denied.iter().any(|r| r == arn_text) {
             denied.push(arn_text.to_owned());
         }
-        let verdict = match missing {
-            Some(missing_scope) => Verdict::Forbidden { missing_scope },
-            None => {
-                debug!(%kind, "access token accepted");
-                Verdict::Allow
+        let policy = Ok(Response::Policy(rest_policy(&arn, denied, claims)));
+        match missing {
+            Some((missing_scope, route)) => {
+                Ruling::new(Some(kind), Verdict::Forbidden { missing_scope }, policy)
+                    .with_detail(route)
             }
-        };
-        Decision {
-            kind: Some(kind),
-            verdict,
-            outcome: AuthorizerOutcome::Respond(rest_policy(&arn, &denied, claims)),
+            None => Ruling::new(Some(kind), Verdict::Allow, policy),
         }
     }
 
     /// HTTP API 2.0: a simple response, `isAuthorized` false for every failure.
-    fn decide_http_v2(&self, event: Event<'_>, now: i64) -> Decision {
-        let kind = EventKind::HttpV2;
+    fn authorize_http_v2(&self, event: Event<'_>, now: i64) -> Ruling {
+        let kind = Some(EventKind::HttpV2);
         if !self.rules.is_empty()
             && !HTTP_API_CACHE_WARNED.load(Ordering::Relaxed)
             && !HTTP_API_CACHE_WARNED.swap(true, Ordering::Relaxed)
         {
             // The authorizer never sees its own cache settings, and a cache keyed on the token
             // alone hands one route's `true` to every other route: only an operator can tell.
+            // Once per process, so it goes through tracing like any start-up message.
             warn!(
-                %kind,
+                kind = EventKind::HttpV2.as_str(),
                 "AUTHORIZER_SCOPE_RULES is set and HTTP API caches an authorizer answer per \
                  identity source across all routes: include $context.routeKey in the \
                  authorizer's identity sources or set its result TTL to 0, or a token allowed \
                  on one route is allowed on routes whose scope it lacks"
             );
         }
-        let denied = |verdict: Verdict| Decision {
-            kind: Some(kind),
-            verdict,
-            outcome: AuthorizerOutcome::Respond(json!({ "isAuthorized": false })),
+        let refused = |verdict: Verdict| {
+            Ruling::new(
+                kind,
+                verdict,
+                Ok(Response::Simple(SimpleResponse::refused())),
+            )
         };
         let (Some(method), Some(path)) = (&event.method, &event.path) else {
-            warn!(%kind, "authorizer event without requestContext.http method and path; denying");
-            return denied(Verdict::Unauthorized(DenyReason::IncompleteEvent(
+            return refused(Verdict::Unauthorized(DenyReason::IncompleteEvent(
                 "requestContext.http",
             )));
         };
-        let claims = match self.authenticate(kind, event.credentials, now) {
+        let claims = match self.verify_credentials(event.credentials, now) {
             Ok(claims) => claims,
-            Err(reason) => return denied(Verdict::Unauthorized(reason)),
+            Err(reason) => return refused(Verdict::Unauthorized(reason)),
         };
         if !self.rules.is_empty() {
             // On a named stage API Gateway keeps the stage in the path (`/prod/admin/x`):
@@ -309,33 +389,17 @@ impl Authorizer {
             {
                 routes.push((method.as_str(), unstaged));
             }
-            if let Some(missing_scope) = self.missing_scope(kind, &routes, &claims.scope) {
-                return denied(Verdict::Forbidden { missing_scope });
+            if let Some((missing_scope, route)) = self.missing_scope(&routes, &claims.scope) {
+                return refused(Verdict::Forbidden { missing_scope }).with_detail(route);
             }
         }
-        debug!(%kind, "access token accepted");
-        Decision {
-            kind: Some(kind),
-            verdict: Verdict::Allow,
-            outcome: AuthorizerOutcome::Respond(json!({
-                "isAuthorized": true,
-                "context": context(claims),
-            })),
-        }
-    }
-
-    /// The claims of the request's bearer token, or why there are none (logged).
-    fn authenticate(
-        &self,
-        kind: EventKind,
-        credentials: Result<Str<'_>, CredentialError>,
-        now: i64,
-    ) -> Result<AccessClaims, DenyReason> {
-        let result = self.verify_credentials(credentials, now);
-        if let Err(reason) = &result {
-            info!(%kind, %reason, "request denied: no valid access token");
-        }
-        result
+        Ruling::new(
+            kind,
+            Verdict::Allow,
+            Ok(Response::Simple(SimpleResponse::authorized(
+                AuthorizerContext::from_claims(claims),
+            ))),
+        )
     }
 
     fn verify_credentials(
@@ -348,40 +412,32 @@ impl Authorizer {
         Ok(self.verifier.verify(token, now)?)
     }
 
-    /// The first scope one of `routes` requires that `granted` lacks.
-    fn missing_scope(
-        &self,
-        kind: EventKind,
-        routes: &[(&str, &str)],
-        granted: &str,
-    ) -> Option<String> {
-        let (method, path, scope) = routes.iter().find_map(|&(method, path)| {
+    /// The first scope one of `routes` requires that `granted` lacks, with the route that
+    /// requires it (for the log line).
+    fn missing_scope(&self, routes: &[(&str, &str)], granted: &str) -> Option<(String, Detail)> {
+        routes.iter().find_map(|&(method, path)| {
             self.rules
                 .missing_scope(method, path, granted)
-                .map(|scope| (method, path, scope))
-        })?;
-        info!(%kind, method, path, scope, "request denied: token lacks the scope the route requires");
-        Some(scope.to_owned())
+                .map(|scope| {
+                    (
+                        scope.to_owned(),
+                        Detail::Route {
+                            method: method.to_owned(),
+                            path: path.to_owned(),
+                        },
+                    )
+                })
+        })
     }
 }
 
-fn unparseable(error: &serde_json::Error) -> Decision {
+fn unparseable(error: &serde_json::Error) -> Ruling {
     // Only the position: serde's message can quote the event, and so a token.
-    warn!(
-        category = ?error.classify(),
-        line = error.line(),
-        column = error.column(),
-        "unparseable authorizer event; denying"
-    );
-    unparseable_decision()
-}
-
-fn unparseable_decision() -> Decision {
-    Decision {
-        kind: None,
-        verdict: Verdict::Unauthorized(DenyReason::UnparseableEvent),
-        outcome: AuthorizerOutcome::Unauthorized,
-    }
+    Ruling::unauthorized(None, DenyReason::UnparseableEvent).with_detail(Detail::Parse {
+        category: error.classify(),
+        line: error.line(),
+        column: error.column(),
+    })
 }
 
 /// `/prod/admin/x` on stage `prod` -> `/admin/x`; `None` on `$default` or another prefix.
@@ -396,36 +452,29 @@ fn strip_stage<'p>(path: &'p str, stage: &str) -> Option<&'p str> {
     }
 }
 
-/// The context API Gateway passes to the integration.
-fn context(claims: AccessClaims) -> Value {
-    json!({
-        "sub": claims.sub,
-        "sid": claims.sid,
-        "scope": claims.scope,
-        "jti": claims.jti,
-        "client_id": claims.client_id,
-    })
-}
-
 /// The REST answer: Allow the whole API, explicitly Deny `denied`, whatever route asked.
-fn rest_policy(arn: &MethodArn<'_>, denied: &[String], claims: AccessClaims) -> Value {
-    let mut statements = vec![json!({
-        "Action": "execute-api:Invoke",
-        "Effect": "Allow",
-        "Resource": arn.resource("*/*"),
-    })];
+fn rest_policy(arn: &MethodArn<'_>, denied: Vec<String>, claims: AccessClaims) -> PolicyResponse {
+    let mut statement = Vec::with_capacity(2);
+    statement.push(Statement {
+        action: INVOKE_ACTION,
+        effect: Effect::Allow,
+        resource: Resource::One(arn.resource("*/*")),
+    });
     if !denied.is_empty() {
-        statements.push(json!({
-            "Action": "execute-api:Invoke",
-            "Effect": "Deny",
-            "Resource": denied,
-        }));
+        statement.push(Statement {
+            action: INVOKE_ACTION,
+            effect: Effect::Deny,
+            resource: Resource::Many(denied),
+        });
     }
-    json!({
-        "principalId": claims.sub.clone(),
-        "policyDocument": { "Version": "2012-10-17", "Statement": statements },
-        "context": context(claims),
-    })
+    PolicyResponse {
+        principal_id: claims.sub.clone(),
+        context: AuthorizerContext::from_claims(claims),
+        policy_document: PolicyDocument {
+            statement,
+            version: POLICY_VERSION,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub async fn config_and_keys() -> Result<(Config, KeyRing), InitError> {
     };
     // Signing functions re-read the secret on this timer, so a warm instance signs with a
     // rotated key (and the JWKS drops a retired one) within KEY_RELOAD_INTERVAL.
-    let ring = KeyRing::load(source, config.access_token_alg)
+    let ring = KeyRing::load(source, config.verify.alg)
         .await?
         .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval));
     Ok((config, ring))

@@ -3,6 +3,9 @@
 //!
 //! - [`StartError`] is every main's one way to fail at start: its message names the variable
 //!   or the source at fault, and that message is what Lambda logs as the init error.
+//! - With the `http` feature, [`run`]: a function's router under lambda_http, behind the one
+//!   adapter that turns API Gateway's request context into the extensions the handlers read
+//!   (the caller, the request id, the client's address), and CORS from `CORS_ALLOW_ORIGIN`.
 //! - With the `aws` feature: the HTTP functions' state, the DynamoDB store and the key ring
 //!   through the AWS SDK.
 //!
@@ -37,5 +40,9 @@ pub fn init_tracing() {
 
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "http")]
+mod edge;
 #[cfg(feature = "aws")]
 pub use aws::*;
+#[cfg(feature = "http")]
+pub use edge::{run, with_context};

@@ -1,9 +1,9 @@
-//! Configuration, read once at start-up from the environment.
+//! The service's configuration, read once at start-up through `tessera-config` (one error
+//! style, naming the variable, in every binary).
 
-use std::str::FromStr;
-
+use tessera_config::{ConfigError, Vars, VerifyConfig};
+#[cfg(feature = "store")]
 use tessera_store::LockoutPolicy;
-use tessera_token::Algorithm;
 
 /// The longest leeway the verifiers accept for `exp`/`nbf` (the token crate's documented
 /// maximum): more would keep expired tokens alive.
@@ -36,18 +36,13 @@ pub struct Config {
     /// (above a function timeout of 10 s plus a retry delay); at most 300. 0 turns the window
     /// off and is refused unless `REFRESH_REUSE_GRACE_ZERO_CONFIRMED=true`.
     pub refresh_reuse_grace: i64,
-    /// `ISSUER` (required): the `iss` of every token, and the base URL of the discovery document.
-    pub issuer: String,
-    /// `AUDIENCE` (required): the `aud` of every access token.
-    pub audience: String,
-    /// `ACCESS_TOKEN_ALG`: ES256 (default), EdDSA, RS256 or HS256.
-    pub access_token_alg: Algorithm,
+    /// `ISSUER`, `AUDIENCE`, `TOKEN_LEEWAY`, `ACCESS_TOKEN_ALG`: what every binary that
+    /// issues or checks tokens agrees on.
+    pub verify: VerifyConfig,
     /// `TABLE_NAME`: the DynamoDB table; unset for the embedded store.
     pub table_name: Option<String>,
     /// `CLIENT_ID`: the `client_id` claim of access tokens. Default "tessera".
     pub client_id: String,
-    /// `TOKEN_LEEWAY`: clock skew allowed when checking `exp`/`nbf`, in seconds. Default 30, at most 60.
-    pub token_leeway: u64,
     /// `LOGIN_LOCKOUT_THRESHOLD`: failed logins of one username (a user or not) that lock it.
     /// Default 5.
     pub login_lockout_threshold: u32,
@@ -70,50 +65,26 @@ pub struct Config {
     pub login_max_queued: usize,
 }
 
-/// A configuration variable that is missing or invalid.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is unset or empty.
-    #[error("{name} is required")]
-    Missing {
-        /// The environment variable.
-        name: &'static str,
-    },
-    /// A variable is set to a value outside what it accepts.
-    #[error("{name} is invalid: {reason}")]
-    Invalid {
-        /// The environment variable.
-        name: &'static str,
-        /// What the variable accepts.
-        reason: String,
-    },
-}
-
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::env())
     }
 
     /// Reads the configuration through `lookup` (a variable name -> its value), so tests
     /// need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // Empty counts as unset: templates often pass "" for an optional parameter.
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
+        Self::from_vars(&Vars::new(lookup))
+    }
 
-        let access_token_ttl = int(&get, "ACCESS_TOKEN_TTL", 900, 1, MAX_ACCESS_TTL_SECS)?;
-        let refresh_token_ttl = int(&get, "REFRESH_TOKEN_TTL", 2_592_000, 1, MAX_TTL_SECS)?;
-        let refresh_idle_ttl = int(&get, "REFRESH_IDLE_TTL", 1_209_600, 1, MAX_TTL_SECS)?;
-        let refresh_reuse_grace = int(&get, "REFRESH_REUSE_GRACE", 30, 0, MAX_REUSE_GRACE_SECS)?;
+    /// Reads the configuration from `vars`.
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let refresh_reuse_grace =
+            vars.seconds("REFRESH_REUSE_GRACE", 30, 0, MAX_REUSE_GRACE_SECS)?;
         // Without a grace window, a client that retries a refresh whose reply was lost (a
         // Lambda timeout, a 502 or 504) presents a spent token and is logged out as a thief
         // would be. That trade must be chosen on purpose, never by a stray 0.
-        if refresh_reuse_grace == 0 && get(GRACE_ZERO_CONFIRMATION).as_deref() != Some("true") {
+        if refresh_reuse_grace == 0 && !vars.flag(GRACE_ZERO_CONFIRMATION, false)? {
             return Err(ConfigError::Invalid {
                 name: "REFRESH_REUSE_GRACE",
                 reason: format!(
@@ -123,102 +94,35 @@ impl Config {
                 ),
             });
         }
-        let token_leeway = int(&get, "TOKEN_LEEWAY", 30, 0, MAX_LEEWAY_SECS)?;
-        let login_lockout_threshold = int(&get, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?;
-        let login_failure_window = int(&get, "LOGIN_FAILURE_WINDOW", 900, 1, 86_400)?;
-        let max_sessions_per_user = count(&get, "MAX_SESSIONS_PER_USER", 100, 1, 1000)?;
-        let key_reload_interval = int(&get, "KEY_RELOAD_INTERVAL", 300, 1, 86_400)?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let login_max_concurrent = count(&get, "LOGIN_MAX_CONCURRENT", cpus.min(256), 1, 256)?;
-        let login_max_queued = count(&get, "LOGIN_MAX_QUEUED", 256, 0, 100_000)?;
-
-        let access_token_alg = match get("ACCESS_TOKEN_ALG") {
-            None => Algorithm::Es256,
-            Some(v) => Algorithm::from_str(&v).map_err(|_| ConfigError::Invalid {
-                name: "ACCESS_TOKEN_ALG",
-                reason: format!("expected one of ES256, EdDSA, RS256, HS256, got {v:?}"),
-            })?,
-        };
-
         Ok(Self {
-            access_token_ttl,
-            refresh_token_ttl,
-            refresh_idle_ttl,
+            access_token_ttl: vars.seconds("ACCESS_TOKEN_TTL", 900, 1, MAX_ACCESS_TTL_SECS)?,
+            refresh_token_ttl: vars.seconds("REFRESH_TOKEN_TTL", 2_592_000, 1, MAX_TTL_SECS)?,
+            refresh_idle_ttl: vars.seconds("REFRESH_IDLE_TTL", 1_209_600, 1, MAX_TTL_SECS)?,
             refresh_reuse_grace,
-            issuer: required("ISSUER")?,
-            audience: required("AUDIENCE")?,
-            access_token_alg,
-            table_name: get("TABLE_NAME"),
-            client_id: get("CLIENT_ID").unwrap_or_else(|| "tessera".to_owned()),
-            token_leeway,
-            login_lockout_threshold,
-            login_failure_window,
-            max_sessions_per_user,
-            key_reload_interval,
-            login_max_concurrent,
-            login_max_queued,
+            verify: VerifyConfig::from_vars(vars)?,
+            table_name: vars.get("TABLE_NAME"),
+            client_id: vars
+                .get("CLIENT_ID")
+                .unwrap_or_else(|| "tessera".to_owned()),
+            login_lockout_threshold: vars.count("LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?,
+            login_failure_window: vars.seconds("LOGIN_FAILURE_WINDOW", 900, 1, 86_400)?,
+            max_sessions_per_user: vars.count("MAX_SESSIONS_PER_USER", 100, 1, 1000)?,
+            key_reload_interval: vars.seconds("KEY_RELOAD_INTERVAL", 300, 1, 86_400)?,
+            login_max_concurrent: vars.count("LOGIN_MAX_CONCURRENT", cpus.min(256), 1, 256)?,
+            login_max_queued: vars.count("LOGIN_MAX_QUEUED", 256, 0, 100_000)?,
         })
     }
 
     /// The lockout policy: `LOGIN_LOCKOUT_THRESHOLD` failures, then 30 s doubling up to 15
     /// min, forgotten after `LOGIN_FAILURE_WINDOW` quiet seconds.
+    #[cfg(feature = "store")]
     pub fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             threshold: self.login_lockout_threshold,
             window_secs: self.login_failure_window,
             ..LockoutPolicy::default()
         }
-    }
-
-    /// The issuer without a trailing slash, the base of the URLs in the discovery document.
-    pub fn issuer_base(&self) -> &str {
-        self.issuer.trim_end_matches('/')
-    }
-}
-
-/// Parses a count (not seconds) with a default and an inclusive range.
-fn count<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: FromStr + PartialOrd + Copy + std::fmt::Display,
-{
-    let Some(raw) = get(name) else {
-        return Ok(default);
-    };
-    match raw.parse::<T>() {
-        Ok(v) if v >= min && v <= max => Ok(v),
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!("expected a whole number from {min} to {max}, got {raw:?}"),
-        }),
-    }
-}
-
-/// Parses an integer variable with a default and an inclusive range.
-fn int<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: FromStr + PartialOrd + Copy + std::fmt::Display,
-{
-    let Some(raw) = get(name) else {
-        return Ok(default);
-    };
-    match raw.parse::<T>() {
-        Ok(v) if v >= min && v <= max => Ok(v),
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!("expected a whole number of seconds from {min} to {max}, got {raw:?}"),
-        }),
     }
 }
 
@@ -246,13 +150,15 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, 2_592_000);
         assert_eq!(c.refresh_idle_ttl, 1_209_600);
         assert_eq!(c.refresh_reuse_grace, 30);
-        assert_eq!(c.access_token_alg, Algorithm::Es256);
+        assert_eq!(c.verify.alg, tessera_token::Algorithm::Es256);
         assert_eq!(c.table_name, None);
         assert_eq!(c.client_id, "tessera");
-        assert_eq!(c.token_leeway, 30);
+        assert_eq!(c.verify.leeway_secs, 30);
         assert_eq!(c.login_lockout_threshold, 5);
+        #[cfg(feature = "store")]
         assert_eq!(c.lockout_policy().threshold, 5);
         assert_eq!(c.login_failure_window, 900);
+        #[cfg(feature = "store")]
         assert_eq!(c.lockout_policy().window_secs, 900);
         assert_eq!(c.max_sessions_per_user, 100);
         assert_eq!(c.key_reload_interval, 300);
@@ -319,15 +225,13 @@ mod tests {
     #[test]
     fn every_algorithm_is_accepted_and_table_name_is_optional() {
         for (alg, expected) in [
-            ("ES256", Algorithm::Es256),
-            ("EdDSA", Algorithm::EdDsa),
-            ("RS256", Algorithm::Rs256),
-            ("HS256", Algorithm::Hs256),
+            ("ES256", tessera_token::Algorithm::Es256),
+            ("EdDSA", tessera_token::Algorithm::EdDsa),
+            ("RS256", tessera_token::Algorithm::Rs256),
+            ("HS256", tessera_token::Algorithm::Hs256),
         ] {
             assert_eq!(
-                config(&[("ACCESS_TOKEN_ALG", alg)])
-                    .unwrap()
-                    .access_token_alg,
+                config(&[("ACCESS_TOKEN_ALG", alg)]).unwrap().verify.alg,
                 expected
             );
         }

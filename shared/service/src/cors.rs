@@ -3,11 +3,10 @@
 //! so the functions add `Access-Control-Allow-Origin` themselves when `CORS_ALLOW_ORIGIN` is
 //! set (template.yaml's `CorsAllowOrigin`).
 
+use axum::response::Response;
 use http::HeaderValue;
 use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, VARY};
-use lambda_http::{Body, Response};
-
-use crate::ConfigError;
+use tessera_config::{ConfigError, Vars};
 
 /// The allowed origin, read once at init; none (the default) adds nothing.
 #[derive(Clone, Debug, Default)]
@@ -24,10 +23,10 @@ impl Cors {
     /// Reads `CORS_ALLOW_ORIGIN` through `lookup`: empty or unset is off; otherwise one
     /// origin (`https://app.example.com`) or `*`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let Some(origin) = lookup("CORS_ALLOW_ORIGIN").filter(|v| !v.trim().is_empty()) else {
+        let Some(origin) = Vars::new(lookup).get("CORS_ALLOW_ORIGIN") else {
             return Ok(Self::default());
         };
-        let origin = origin.trim();
+        let origin = origin.as_str();
         let valid = origin == "*"
             || (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.contains(char::is_whitespace)
@@ -47,7 +46,7 @@ impl Cors {
 
     /// Adds the CORS headers to `response` when an origin is configured. A browser client
     /// needs to read `Retry-After` (429, 503) and `WWW-Authenticate` (401) too.
-    pub fn apply(&self, mut response: Response<Body>) -> Response<Body> {
+    pub fn apply(&self, mut response: Response) -> Response {
         if let Some(origin) = &self.origin {
             let headers = response.headers_mut();
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
@@ -72,7 +71,9 @@ mod tests {
 
     #[test]
     fn unset_adds_nothing() {
-        let response = cors("").unwrap().apply(Response::new(Body::Empty));
+        let response = cors("")
+            .unwrap()
+            .apply(Response::new(axum::body::Body::empty()));
         assert!(
             response
                 .headers()
@@ -85,7 +86,7 @@ mod tests {
     fn an_origin_is_added_with_the_headers_a_browser_must_read() {
         let response = cors("https://app.example.com")
             .unwrap()
-            .apply(Response::new(Body::Empty));
+            .apply(Response::new(axum::body::Body::empty()));
         assert_eq!(
             response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
             "https://app.example.com"

@@ -1,12 +1,13 @@
 //! The one error type of the service and its one mapping to HTTP.
 
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
-};
-use lambda_http::{Body, Response};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, RETRY_AFTER};
 use serde_json::json;
+#[cfg(feature = "store")]
 use tessera_store::StoreError;
+#[cfg(feature = "store")]
 use tessera_token::TokenError;
 
 /// Everything a use case or handler can answer besides success.
@@ -56,6 +57,7 @@ pub enum ServiceError {
     Internal(String),
 }
 
+#[cfg(feature = "store")]
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         if err.is_retryable() {
@@ -72,9 +74,18 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+#[cfg(feature = "store")]
 impl From<TokenError> for ServiceError {
     fn from(err: TokenError) -> Self {
         Self::Internal(format!("token: {err}"))
+    }
+}
+
+/// An error met outside a handler's own flow (an extractor's rejection) is answered with a
+/// fresh request id; handlers answer through [`error_response`] with the request's own.
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        error_response(&self, &tessera_token::random_id())
     }
 }
 
@@ -84,7 +95,7 @@ impl From<TokenError> for ServiceError {
 /// This is the only place errors become responses. An internal error is logged here at
 /// error level with `request_id`, and the client gets a generic message with that id; every
 /// other variant is the client's doing and is logged at debug level at most.
-pub fn error_response(err: &ServiceError, request_id: &str) -> Response<Body> {
+pub fn error_response(err: &ServiceError, request_id: &str) -> Response {
     let (status, code, description): (StatusCode, &str, String) = match err {
         ServiceError::InvalidRequest(why) => (
             StatusCode::BAD_REQUEST,
@@ -123,16 +134,8 @@ pub fn error_response(err: &ServiceError, request_id: &str) -> Response<Body> {
             "method not allowed".to_owned(),
         ),
         ServiceError::Unauthorized => {
-            // API Gateway's own shape for a failed authorizer, so clients see one 401 everywhere.
-            let mut resp = json_response(
-                StatusCode::UNAUTHORIZED,
-                &json!({"message": "Unauthorized"}),
-            );
-            resp.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
-            return resp;
+            // API Gateway's own answer, so clients see one 401 everywhere.
+            return crate::gateway::unauthorized();
         }
         ServiceError::Internal(detail) => {
             tracing::error!(request_id, error = %detail, "internal error");
@@ -166,7 +169,7 @@ pub fn error_response(err: &ServiceError, request_id: &str) -> Response<Body> {
 
 /// A JSON response that no cache may keep (RFC 6749 §5.1): every token endpoint answer,
 /// success or error, and every answer about a user's sessions.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
@@ -177,8 +180,9 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 }
 
 /// An empty response (204) that no cache may keep.
-pub(crate) fn no_content() -> Response<Body> {
-    let mut resp = Response::new(Body::Empty);
+#[cfg(feature = "store")]
+pub(crate) fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     let headers = resp.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

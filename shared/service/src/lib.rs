@@ -1,45 +1,72 @@
 //! Tessera's use cases (login, refresh with rotation and reuse detection, logout, session
-//! management), their HTTP handlers over `lambda_http`, and the configuration they read.
+//! management), their HTTP surface as axum routers on plain `http` types, the route table, and
+//! the configuration they read.
 //!
 //! - [`Config`] is read once at start-up ([`Config::from_env`]); a bad value fails naming the
 //!   variable.
 //! - [`Service`] holds the configuration, the keys ([`ServiceKeys`]: a fixed key set, or a key
 //!   ring that reloads after a rotation), the verifiers (built once per key set) and a store;
 //!   its methods are the use cases, with time passed in as unix seconds.
-//! - [`handlers`] turn a `lambda_http::Request` into a `Response<Body>`, one function per
-//!   endpoint of API.md, and [`Service::handle`] routes all of them for `tessera serve`.
+//! - [`handlers`] has one router per function ([`login_router`], [`refresh_router`],
+//!   [`logout_router`], [`sessions_router`], [`well_known_router`], [`me_router`]) and
+//!   [`router`], all of them, for `tessera serve`. The edge in front (the Lambda adapter, or
+//!   serve's gateway layer) puts the [`Caller`], the [`RequestId`] and the [`ClientIp`] into
+//!   the request's extensions.
+//! - [`ROUTES`] and [`Function::ALL`] are the one route table.
 //! - [`ServiceError`] is the one error type and [`error_response`] its one HTTP mapping
-//!   (OAuth 2.0 error bodies, `Cache-Control: no-store`).
+//!   (OAuth 2.0 error bodies, `Cache-Control: no-store`); [`gateway`] holds the answers API
+//!   Gateway gives by itself.
+//!
+//! Features: `store` (default) brings the use cases and everything that needs the store and
+//! the keys. Without it only the edge remains (the context, the errors, the route table, the
+//! me router), which is all the me function links.
 //!
 //! Limits: no I/O of its own besides the store it is given; it never logs or answers a
-//! password, token, hash or key. Protected routes trust the authorizer context API Gateway
-//! (or `tessera serve`) attached to the request and fail closed without one; they do not
-//! verify access tokens themselves.
+//! password, token, hash or key. Protected routes trust the [`Caller`] the edge attached and
+//! fail closed without one; they do not verify access tokens themselves.
 
 mod config;
+mod context;
 mod cors;
-mod dangerous;
 mod error;
+pub mod gateway;
 pub mod handlers;
+#[cfg(feature = "store")]
 mod password;
 mod request;
+mod routes;
+#[cfg(feature = "store")]
 mod service;
+#[cfg(feature = "store")]
 pub mod sessions;
+#[cfg(feature = "store")]
 mod username;
 
 pub use config::{
-    Config, ConfigError, GRACE_ZERO_CONFIRMATION, MAX_ACCESS_TTL_SECS, MAX_LEEWAY_SECS,
-    MAX_REUSE_GRACE_SECS, MAX_TTL_SECS,
+    Config, GRACE_ZERO_CONFIRMATION, MAX_ACCESS_TTL_SECS, MAX_LEEWAY_SECS, MAX_REUSE_GRACE_SECS,
+    MAX_TTL_SECS,
 };
+pub use context::{Caller, ClientIp, ClientMeta, RequestId};
 pub use cors::Cors;
 pub use error::{ServiceError, error_response};
+pub use handlers::me_router;
+#[cfg(feature = "store")]
+pub use handlers::{
+    Sessions, SessionsState, login_router, logout_router, refresh_router, router, sessions_router,
+    well_known_router,
+};
+#[cfg(feature = "store")]
 pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashLimiter, MAX_PASSWORD_BYTES, Password,
     PasswordCheck, Reservation, hash_password, hash_password_blocking, verify_password,
 };
-pub use request::{Caller, MAX_BODY_BYTES};
+pub use request::{Fields, MAX_BODY_BYTES};
+pub use routes::{Function, ROUTES, Route};
+#[cfg(feature = "store")]
 pub use service::{
-    ClientMeta, Clock, MAX_USER_AGENT_BYTES, PresentedToken, Service, ServiceKeys, SessionView,
-    TokenResponse, jti_hash, system_now,
+    MAX_USER_AGENT_BYTES, PresentedToken, Service, ServiceKeys, SessionView, TokenResponse,
+    jti_hash,
 };
+pub use tessera_config::{Clock, ConfigError, system_now};
+#[cfg(feature = "store")]
 pub use username::{MAX_USERNAME_CHARS, Username};

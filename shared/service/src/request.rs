@@ -1,38 +1,63 @@
-//! Reading what a request carries: the form or JSON body, the authorizer context, the client.
+//! Reading a request's body: a form or a JSON object, bounded before it is parsed.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use http::header::{CONTENT_TYPE, USER_AGENT};
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::{ClientMeta, ServiceError};
+use crate::ServiceError;
 
 /// The largest request body accepted; larger ones are refused (413) before any parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The fields of a request body, from JSON or from a form.
 #[derive(Debug)]
-pub(crate) enum Fields {
+pub enum Fields {
+    /// A JSON object, each member named once.
     Json(serde_json::Map<String, Value>),
+    /// A form, each parameter given once.
     Form(HashMap<String, String>),
+}
+
+/// The body is read up to [`MAX_BODY_BYTES`] and refused (413) past it, before anything
+/// parses it; then [`Fields::parse`].
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = ServiceError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = read_bounded(body).await?;
+        Self::parse(&parts.headers, &body)
+    }
+}
+
+/// The body's bytes, or 413 as soon as it passes [`MAX_BODY_BYTES`].
+async fn read_bounded(body: Body) -> Result<axum::body::Bytes, ServiceError> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ServiceError::PayloadTooLarge)
+        }
+        Err(_) => Err(ServiceError::InvalidRequest("the body could not be read")),
+    }
 }
 
 impl Fields {
     /// Parses the body: `application/json` (an object, each member at most once) or
     /// `application/x-www-form-urlencoded` (each parameter at most once, RFC 6749 §3.2), with
     /// any parameters such as a charset.
-    pub(crate) fn parse(req: &Request) -> Result<Self, ServiceError> {
-        let body: &[u8] = req.body().as_ref();
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, ServiceError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ServiceError::PayloadTooLarge);
         }
-        let media_type = req
-            .headers()
+        let media_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
@@ -66,7 +91,7 @@ impl Fields {
     }
 
     /// A string field; absent (or JSON null) is `None`, any other JSON type is malformed.
-    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, ServiceError> {
+    pub fn get(&self, name: &str) -> Result<Option<&str>, ServiceError> {
         match self {
             Self::Form(map) => Ok(map.get(name).map(String::as_str)),
             Self::Json(map) => match map.get(name) {
@@ -78,7 +103,7 @@ impl Fields {
     }
 
     /// A string field that must be present and non-empty; `missing` is the error text.
-    pub(crate) fn required(&self, name: &str, missing: &'static str) -> Result<&str, ServiceError> {
+    pub fn required(&self, name: &str, missing: &'static str) -> Result<&str, ServiceError> {
         match self.get(name)? {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(ServiceError::InvalidRequest(missing)),
@@ -86,7 +111,7 @@ impl Fields {
     }
 
     /// When a `grant_type` is given, it must be the one this endpoint serves (RFC 6749 §5.2).
-    pub(crate) fn check_grant_type(&self, expected: &str) -> Result<(), ServiceError> {
+    pub fn check_grant_type(&self, expected: &str) -> Result<(), ServiceError> {
         match self.get("grant_type")? {
             Some(given) if given != expected => Err(ServiceError::UnsupportedGrantType),
             _ => Ok(()),
@@ -162,142 +187,9 @@ impl<'de> Visitor<'de> for JsonBodyVisitor {
     }
 }
 
-/// The path the request was made to, without an API Gateway stage prefix.
-pub(crate) fn path(req: &Request) -> &str {
-    match req.raw_http_path() {
-        "" => req.uri().path(),
-        raw => raw,
-    }
-}
-
-/// The id to quote in logs and internal-error answers: API Gateway's request id, else the
-/// Lambda request id, else a fresh random id (local runs).
-pub(crate) fn request_id(req: &Request) -> String {
-    let from_gateway = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
-        _ => None,
-    };
-    from_gateway
-        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(tessera_token::random_id)
-}
-
-/// The client's user agent (header) and IP address (as API Gateway saw it).
-pub(crate) fn client_meta(req: &Request) -> ClientMeta {
-    let source_ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    };
-    ClientMeta {
-        user_agent: req
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        source_ip,
-    }
-}
-
-/// Who is calling a protected route, as the authorizer in front of it established.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    /// The user id (`sub` of the access token).
-    pub sub: String,
-    /// The session id (`sid`).
-    pub sid: Option<String>,
-    /// The granted scopes, space-separated.
-    pub scope: Option<String>,
-    /// The access token's id (`jti`).
-    pub jti: Option<String>,
-    /// The client id (`client_id`).
-    pub client_id: Option<String>,
-}
-
-impl Caller {
-    /// Reads the caller from the authorizer context API Gateway attached to the request: a
-    /// REST API Lambda authorizer (`requestContext.authorizer`), an HTTP API Lambda authorizer
-    /// (`requestContext.authorizer.lambda`) or an HTTP API JWT authorizer
-    /// (`requestContext.authorizer.jwt.claims`). `None` without a non-empty `sub`: protected
-    /// routes fail closed.
-    pub fn from_request(req: &Request) -> Option<Self> {
-        let authorizer = req.request_context_ref()?.authorizer()?;
-        let lambda = |key: &str| match authorizer.fields.get(key)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
-        let jwt = |key: &str| authorizer.jwt.as_ref()?.claims.get(key).cloned();
-        let get = |key: &str| lambda(key).or_else(|| jwt(key));
-        let sub = get("sub").filter(|s| !s.is_empty())?;
-        Some(Self {
-            sub,
-            sid: get("sid"),
-            scope: get("scope"),
-            jti: get("jti"),
-            client_id: get("client_id"),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn http_api_event(authorizer: Value) -> Request {
-        let event = json!({
-            "version": "2.0",
-            "routeKey": "GET /me",
-            "rawPath": "/me",
-            "rawQueryString": "",
-            "headers": {"user-agent": "curl/8"},
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "api",
-                "domainName": "api.example",
-                "requestId": "v2-req",
-                "stage": "$default",
-                "http": {"method": "GET", "path": "/me", "protocol": "HTTP/1.1",
-                         "sourceIp": "198.51.100.1", "userAgent": "curl/8"},
-                "authorizer": authorizer,
-                "time": "01/Jan/2026:00:00:00 +0000",
-                "timeEpoch": 0
-            },
-            "isBase64Encoded": false
-        });
-        lambda_http::request::from_str(&event.to_string()).unwrap()
-    }
-
-    #[test]
-    fn caller_from_an_http_api_lambda_authorizer_context() {
-        let req = http_api_event(
-            json!({"lambda": {"sub": "u1", "sid": "s1", "scope": "a b", "jti": "j1"}}),
-        );
-        let caller = Caller::from_request(&req).unwrap();
-        assert_eq!(caller.sub, "u1");
-        assert_eq!(caller.sid.as_deref(), Some("s1"));
-        assert_eq!(caller.scope.as_deref(), Some("a b"));
-        assert_eq!(request_id(&req), "v2-req");
-        let meta = client_meta(&req);
-        assert_eq!(meta.source_ip.as_deref(), Some("198.51.100.1"));
-        assert_eq!(meta.user_agent.as_deref(), Some("curl/8"));
-        assert_eq!(path(&req), "/me");
-    }
-
-    #[test]
-    fn caller_from_an_http_api_jwt_authorizer() {
-        let req =
-            http_api_event(json!({"jwt": {"claims": {"sub": "u2", "sid": "s2"}, "scopes": null}}));
-        let caller = Caller::from_request(&req).unwrap();
-        assert_eq!(
-            (caller.sub.as_str(), caller.sid.as_deref()),
-            ("u2", Some("s2"))
-        );
-    }
 
     fn json_body(text: &str) -> Option<JsonBody> {
         serde_json::from_str(text).ok()
@@ -354,17 +246,5 @@ mod tests {
         ] {
             assert!(json_body(text).is_none(), "{text}");
         }
-    }
-
-    #[test]
-    fn no_context_or_no_subject_is_no_caller() {
-        assert_eq!(Caller::from_request(&http_api_event(json!(null))), None);
-        assert_eq!(
-            Caller::from_request(&http_api_event(json!({"lambda": {"sid": "s"}}))),
-            None
-        );
-        let bare = Request::new(lambda_http::Body::Empty);
-        assert_eq!(Caller::from_request(&bare), None);
-        assert!(!request_id(&bare).is_empty());
     }
 }

@@ -10,13 +10,14 @@ use tessera_store::{
     SessionStore, Store, User, UserStatus,
 };
 use tessera_token::{
-    AccessClaims, AccessToken, AccessVerifier, Jti, KeySet, RefreshClaims, RefreshPolicy,
-    RefreshToken, RefreshVerifier, VerifyError, VerifyPolicy, random_id,
+    AccessClaims, AccessToken, AccessVerifier, Jti, KeySet, RefreshClaims, RefreshToken,
+    RefreshVerifier, VerifyError, random_id,
 };
 use zeroize::Zeroizing;
 
 use crate::password::{HashLimiter, PasswordCheck};
-use crate::{Config, Password, ServiceError, Username};
+use crate::{ClientMeta, Config, Password, ServiceError, Username};
+use tessera_config::{Clock, system_now};
 
 /// The longest user agent kept with a session, in bytes; the rest is cut off.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -42,15 +43,6 @@ impl std::fmt::Debug for PresentedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
     }
-}
-
-/// What the service records about the client that logs in.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientMeta {
-    /// The `User-Agent` header, if any.
-    pub user_agent: Option<String>,
-    /// The client's IP address as API Gateway saw it, if known.
-    pub source_ip: Option<String>,
 }
 
 /// A successful login or refresh (RFC 6749 §5.1). `Debug` shows no token.
@@ -87,16 +79,6 @@ pub struct SessionView {
     pub source_ip: Option<String>,
     /// Whether this is the session of the access token making the request.
     pub current: bool,
-}
-
-/// A source of "now" in unix seconds. The service reads it once per request.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock in unix seconds.
-pub fn system_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Where the service's keys come from.
@@ -136,15 +118,8 @@ struct Loaded {
 
 impl Loaded {
     fn new(keys: Arc<KeySet>, config: &Config) -> Self {
-        let access = keys.access_verifier(VerifyPolicy {
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            leeway_secs: config.token_leeway,
-        });
-        let refresh = keys.refresh_verifier(RefreshPolicy {
-            issuer: config.issuer.clone(),
-            leeway_secs: config.token_leeway,
-        });
+        let access = keys.access_verifier(config.verify.access_policy());
+        let refresh = keys.refresh_verifier(config.verify.refresh_policy());
         Self {
             keys,
             access,
@@ -177,7 +152,7 @@ pub fn jti_hash(jti: &str) -> String {
 impl<S> Service<S> {
     /// Builds the service: the verifiers are made once here from the keys (a [`KeySet`], an
     /// `Arc<KeySet>` or a [`KeyRing`]) and the policies in `config`. The keys should have
-    /// been loaded for `config.access_token_alg`; discovery reports the key set's own.
+    /// been loaded for `config.verify.alg`; discovery reports the key set's own.
     pub fn new(config: Config, keys: impl Into<ServiceKeys>, store: S) -> Self {
         let (keys, ring) = match keys.into() {
             ServiceKeys::Fixed(keys) => (keys, None),
@@ -314,9 +289,9 @@ impl<S> Service<S> {
     ) -> Result<TokenResponse, ServiceError> {
         let keys = Arc::clone(&self.fresh().await.keys);
         let access = keys.issue_access(&AccessClaims {
-            iss: self.config.issuer.clone(),
+            iss: self.config.verify.issuer.clone(),
             sub: session.user_id.clone(),
-            aud: self.config.audience.clone(),
+            aud: self.config.verify.audience.clone(),
             exp: now + self.config.access_token_ttl,
             iat: now,
             nbf: now,
@@ -326,7 +301,7 @@ impl<S> Service<S> {
             scope: session.scope.clone(),
         })?;
         let refresh = keys.issue_refresh(&RefreshClaims {
-            iss: self.config.issuer.clone(),
+            iss: self.config.verify.issuer.clone(),
             sub: session.user_id.clone(),
             sid: session.sid.clone(),
             jti: refresh_jti,
@@ -568,9 +543,9 @@ impl<S: SessionStore> Service<S> {
         // The signature, typ and iss must hold, but not the expiry: an expired token is
         // checked again as of its own (signed) `iat`, read unverified only to pick that time.
         let claims = match self.verify_refresh(token, now).await {
-            Err(VerifyError::Expired) => match crate::dangerous::unverified_iat(token) {
-                Some(iat) => self.verify_refresh(token, iat).await.ok(),
-                None => None,
+            Err(VerifyError::Expired) => match tessera_token::dangerous::iat(token) {
+                Ok(iat) => self.verify_refresh(token, iat).await.ok(),
+                Err(_) => None,
             },
             other => other.ok(),
         };

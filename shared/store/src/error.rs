@@ -36,6 +36,8 @@ impl StoreError {
     }
 
     /// A retryable error with a short retry hint.
+    // Only an adapter meets an outage; without one the ports never build this error.
+    #[cfg(any(feature = "dynamodb", feature = "sqlite"))]
     pub(crate) fn unavailable(reason: impl Into<String>) -> Self {
         StoreError::Unavailable {
             retry_after_secs: 1,

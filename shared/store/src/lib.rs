@@ -4,10 +4,15 @@
 //! - [`UserStore`] and [`SessionStore`] are the narrow ports; [`Store`] is both. Their methods
 //!   return `Send` futures (async fn in traits, Rust 2024), so a service can be generic over
 //!   `S: Store` and run its handlers on a multi-threaded runtime.
-//! - [`DynamoStore`] keeps everything in one DynamoDB table (key `pk`, sparse GSI `by_user`,
-//!   TTL attribute `ttl`). A refresh rotation is one conditional `UpdateItem`.
-//! - [`SqliteStore`] keeps everything in one SQLite file for `tessera serve` and single-machine
-//!   use; a rotation is one `IMMEDIATE` transaction.
+//! - `DynamoStore` (feature `dynamodb`) keeps everything in one DynamoDB table (key `pk`,
+//!   sparse GSI `by_user`, TTL attribute `ttl`). A refresh rotation is one conditional
+//!   `UpdateItem`.
+//! - `SqliteStore` (feature `sqlite`) keeps everything in one SQLite file for `tessera serve`
+//!   and single-machine use; a rotation is one `IMMEDIATE` transaction.
+//!
+//! Features: none by default. Without a feature the crate is the ports, the records and the
+//! error type only, with no AWS SDK, no SQLite and no async runtime, so code generic over
+//! [`Store`] links no adapter it does not run on.
 //!
 //! Revocation of all a user's sessions is a watermark on the user's record: one write however
 //! many sessions there are. Each session records the watermark it was created under, its
@@ -23,18 +28,23 @@
 //! seconds, so the caller (and the tests) decide what "now" is. TTL deletion is lazy, so every
 //! answer that depends on expiry checks the times itself.
 
+#[cfg(feature = "dynamodb")]
 mod dynamo;
 mod error;
 mod model;
+#[cfg(any(feature = "dynamodb", feature = "sqlite"))]
 mod rotation;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod traits;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamo::{BY_USER_INDEX, DynamoStore, RequestCounter};
 pub use error::StoreError;
 pub use model::{
     AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, MAX_LOCKOUT_STEPS, NewSession,
     RotateOutcome, Rotation, Session, SessionCreated, User, UserStatus,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use traits::{SessionStore, Store, UserStore};

@@ -180,6 +180,8 @@ impl LockoutPolicy {
 
     /// Judges one more attempt against the counter as stored: admitted with the new count, or
     /// locked. A forgotten counter starts again at one.
+    // Only SQLite judges in code; DynamoDB states the same rule as a condition expression.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn charge(&self, counter: Option<&LoginAttempts>, now: i64) -> Charge {
         match counter {
             Some(c) if !self.is_forgotten(c, now) => match self.locked_for(c, now) {
@@ -194,6 +196,7 @@ impl LockoutPolicy {
 }
 
 /// The verdict of [`LockoutPolicy::charge`].
+#[cfg(feature = "sqlite")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Charge {
     /// Count the attempt; the counter becomes `attempts`.
@@ -333,6 +336,7 @@ impl Session {
 
 /// The watermark a revocation at `now` moves to: `now`, but always strictly past the
 /// previous one, so that every revocation changes it.
+#[cfg(any(feature = "dynamodb", feature = "sqlite"))]
 pub(crate) fn next_watermark(previous: i64, now: i64) -> i64 {
     now.max(previous.saturating_add(1))
 }

@@ -58,18 +58,12 @@ fn within_grace(session: &Session, rotation: &Rotation) -> bool {
 }
 
 /// The new idle expiry: slides with use, never past the absolute expiry.
+// DynamoDB cannot take this minimum in an update expression: it writes the raw deadline and
+// caps it when reading, so only SQLite computes it here.
+#[cfg(feature = "sqlite")]
 pub(crate) fn next_idle_expiry(rotation: &Rotation, expires_at: i64) -> i64 {
     rotation
         .now
         .saturating_add(rotation.idle_ttl)
         .min(expires_at)
-}
-
-/// A 128-bit random id, base64url without padding.
-pub(crate) fn random_id() -> Result<String, crate::StoreError> {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| crate::StoreError::Internal("random generator failed".into()))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }

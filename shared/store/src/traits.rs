@@ -116,7 +116,8 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
 }
 
-/// Everything the service needs: users and sessions.
-pub trait Store: UserStore + SessionStore {}
+/// Everything the service needs: users and sessions. Owned by what serves requests, so
+/// `'static` (a router holds it for the life of the process).
+pub trait Store: UserStore + SessionStore + 'static {}
 
-impl<T: UserStore + SessionStore> Store for T {}
+impl<T: UserStore + SessionStore + 'static> Store for T {}

@@ -130,6 +130,6 @@ pub enum TokenError {
     #[error("signing failed")]
     Signing,
     /// The token would exceed [`crate::MAX_TOKEN_BYTES`], so no verifier would accept it.
-    #[error("token would exceed {max} bytes", max = crate::MAX_TOKEN_BYTES)]
+    #[error("token would exceed {max} bytes", max = crate::limits::MAX_TOKEN_BYTES)]
     TooLarge,
 }

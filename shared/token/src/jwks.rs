@@ -10,10 +10,10 @@ use aws_lc_rs::signature::{
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use crate::Algorithm;
+use crate::algorithm::Algorithm;
 use crate::b64;
 use crate::error::KeyError;
-use crate::verify::{Typ, VerifyKey, VerifyKind};
+use crate::jws::{Typ, VerifyKey, VerifyKind};
 
 /// A JWK Set: `{"keys": [...]}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

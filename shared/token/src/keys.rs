@@ -24,28 +24,28 @@
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
-use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::hkdf;
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
-    Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaKeyPair,
+    Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
 };
-use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
+use crate::algorithm::Algorithm;
 use crate::b64;
 use crate::claims::{AccessClaims, RefreshClaims};
 use crate::error::{KeyError, TokenError};
 use crate::jwks::{Jwk, Jwks};
-use crate::secret::{AccessToken, Jti, KeyMaterial, RefreshToken, SecretValue, wipe};
-use crate::verify::{
-    AccessVerifier, RefreshPolicy, RefreshVerifier, Typ, VerifyKey, VerifyKind, VerifyPolicy,
-    issued_header,
-};
-use crate::{Algorithm, MAX_TOKEN_BYTES, MIN_ROOT_SECRET_BYTES};
+use crate::jws::{Typ, VerifyKey, VerifyKind};
+use crate::pem::load_rsa_pem;
+use crate::random::Jti;
+use crate::secret::{AccessToken, KeyMaterial, RefreshToken};
+use crate::secret_value::{SecretParts, SecretValue};
+use crate::sign::{Signer, SigningKey};
+use crate::verify::{AccessVerifier, RefreshPolicy, RefreshVerifier, VerifyPolicy};
+
+// Kept here too, where they were first published.
+pub use crate::jws::{ACCESS_TYP, REFRESH_TYP};
 
 /// HKDF label of the ES256 access key.
 pub const LABEL_ACCESS_ES256: &str = "tessera access ES256";
@@ -59,11 +59,6 @@ pub const LABEL_REFRESH_HS256: &str = "tessera refresh HS256";
 pub const LABEL_ACCESS_HS256_KID: &str = "tessera access HS256 kid";
 /// HKDF label of the public id behind the refresh key's kid.
 pub const LABEL_REFRESH_HS256_KID: &str = "tessera refresh HS256 kid";
-
-/// The `typ` header of access tokens (RFC 9068).
-pub const ACCESS_TYP: &str = "at+jwt";
-/// The `typ` header of refresh tokens.
-pub const REFRESH_TYP: &str = "rt+jwt";
 
 /// The order n of the P-256 group, big-endian.
 const P256_ORDER: [u8; 32] = [
@@ -110,78 +105,6 @@ fn derive(root: &[u8], info: &[&[u8]], len: usize) -> Result<KeyMaterial, KeyErr
         .and_then(|okm| okm.fill(out.expose_secret_mut()))
         .map_err(|_| KeyError::Derivation("hkdf"))?;
     Ok(out)
-}
-
-/// The root secret and optional RSA key of one secret version.
-struct Root {
-    ikm: Zeroizing<String>,
-    rsa_pem: Option<Zeroizing<String>>,
-}
-
-#[derive(Deserialize)]
-struct SecretJson {
-    root: String,
-    #[serde(default)]
-    rsa_private_key_pem: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SecretJsonOut<'a> {
-    root: &'a str,
-    rsa_private_key_pem: &'a str,
-}
-
-/// Serialises the JSON form of a secret value.
-pub(crate) fn secret_json(root: &str, pem: &str) -> Result<Zeroizing<String>, KeyError> {
-    serde_json::to_string(&SecretJsonOut {
-        root,
-        rsa_private_key_pem: pem,
-    })
-    .map(Zeroizing::new)
-    .map_err(|e| KeyError::SecretJson(e.to_string()))
-}
-
-impl Root {
-    fn parse(secret: &SecretValue) -> Result<Self, KeyError> {
-        let s = secret.expose_secret();
-        let plain = || Self {
-            ikm: Zeroizing::new(s.to_owned()),
-            rsa_pem: None,
-        };
-        let root = if s.trim_start().starts_with('{') {
-            match serde_json::from_str::<SecretJson>(s) {
-                Ok(parsed) => Self {
-                    ikm: Zeroizing::new(parsed.root),
-                    rsa_pem: parsed.rsa_private_key_pem.map(Zeroizing::new),
-                },
-                // Not JSON at all: a plain secret that happens to start with `{`.
-                Err(e) if e.is_syntax() || e.is_eof() => plain(),
-                // JSON, but not our object (no `root`, wrong types): a mistake to report,
-                // without serde's message, which may quote part of the secret.
-                Err(e) => {
-                    let what = if e.to_string().starts_with("missing field `root`") {
-                        "missing field root"
-                    } else {
-                        r#"expected {"root": "...", "rsa_private_key_pem": "..."}"#
-                    };
-                    return Err(KeyError::SecretJson(what.to_owned()));
-                }
-            }
-        } else {
-            plain()
-        };
-        if root.ikm.len() < MIN_ROOT_SECRET_BYTES {
-            return Err(KeyError::RootTooShort {
-                len: root.ikm.len(),
-                min: MIN_ROOT_SECRET_BYTES,
-            });
-        }
-        Ok(root)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.ikm.as_bytes()
-    }
 }
 
 /// Derives a P-256 scalar in `[1, n)` and loads it.
@@ -235,142 +158,14 @@ fn hmac_kid(root: &[u8], kid_label: &str) -> Result<Kid, KeyError> {
     )))
 }
 
-/// Decodes a PEM block: PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`.
-fn load_rsa_pem(pem: &str) -> Result<RsaKeyPair, KeyError> {
-    let pem = pem.trim();
-    let (label, rest) = if let Some(rest) = pem.strip_prefix("-----BEGIN PRIVATE KEY-----") {
-        ("-----END PRIVATE KEY-----", rest)
-    } else if let Some(rest) = pem.strip_prefix("-----BEGIN RSA PRIVATE KEY-----") {
-        ("-----END RSA PRIVATE KEY-----", rest)
-    } else {
-        return Err(KeyError::Pem(
-            "expected a PRIVATE KEY or RSA PRIVATE KEY block",
-        ));
-    };
-    let body = rest
-        .strip_suffix(label)
-        .ok_or(KeyError::Pem("missing end line"))?;
-    let b64_body: Zeroizing<String> =
-        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    use base64::Engine as _;
-    let der = KeyMaterial::from_vec(
-        base64::engine::general_purpose::STANDARD
-            .decode(b64_body.as_bytes())
-            .map_err(|_| KeyError::Pem("invalid base64"))?,
-    );
-    let key = if label.contains("RSA") {
-        RsaKeyPair::from_der(der.expose_secret())
-    } else {
-        RsaKeyPair::from_pkcs8(der.expose_secret())
-    }
-    .map_err(|e| KeyError::InvalidRsaKey(e.to_string()))?;
-    if key.public_modulus_len() < 256 {
-        return Err(KeyError::InvalidRsaKey("smaller than 2048 bits".to_owned()));
-    }
-    Ok(key)
-}
-
-/// A fresh RSA-2048 key as PKCS#8 PEM.
-pub(crate) fn generate_rsa_pem() -> Result<Zeroizing<String>, KeyError> {
-    let key = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generation)?;
-    let der = key.as_der().map_err(|_| KeyError::Generation)?;
-    use base64::Engine as _;
-    let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_ref()));
-    let mut pem = Zeroizing::new(String::with_capacity(body.len() + 100));
-    pem.push_str("-----BEGIN PRIVATE KEY-----\n");
-    for line in body.as_bytes().chunks(64) {
-        // base64 output is ASCII, so every chunk is valid UTF-8.
-        pem.push_str(std::str::from_utf8(line).map_err(|_| KeyError::Generation)?);
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    Ok(pem)
-}
-
-/// A private signing key.
-enum Signer {
-    Es256(EcdsaKeyPair),
-    EdDsa(Ed25519KeyPair),
-    Rs256(RsaKeyPair),
-    Hs256(Box<hmac::Key>),
-}
-
-impl Signer {
-    /// Appends the base64url signature of `input` to `out`.
-    fn sign_into(&self, input: &[u8], out: &mut String) -> Result<(), TokenError> {
-        match self {
-            Self::Es256(k) => {
-                let sig = k
-                    .sign(&SystemRandom::new(), input)
-                    .map_err(|_| TokenError::Signing)?;
-                b64::encode_into(sig.as_ref(), out);
-            }
-            Self::EdDsa(k) => {
-                let sig = k.try_sign(input).map_err(|_| TokenError::Signing)?;
-                b64::encode_into(sig.as_ref(), out);
-            }
-            Self::Rs256(k) => {
-                let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(
-                    &signature::RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    input,
-                    &mut sig,
-                )
-                .map_err(|_| TokenError::Signing)?;
-                b64::encode_into(&sig, out);
-            }
-            Self::Hs256(k) => b64::encode_into(hmac::sign(k, input).as_ref(), out),
-        }
-        Ok(())
-    }
-}
-
-/// One key that signs: its kid, its pre-encoded header, its private key.
-struct SigningKey {
-    kid: Kid,
-    header_b64: String,
-    signer: Signer,
-}
-
-impl SigningKey {
-    fn new(alg: Algorithm, typ: Typ, kid: Kid, signer: Signer) -> Self {
-        Self {
-            header_b64: issued_header(alg, typ, kid.as_str()),
-            kid,
-            signer,
-        }
-    }
-
-    fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
-        let payload = serde_json::to_vec(claims).map_err(|e| TokenError::Json(e.to_string()))?;
-        // header.payload, then the signature (at most 683 characters, for RSA-4096).
-        let mut out =
-            String::with_capacity(self.header_b64.len() + 1 + payload.len().div_ceil(3) * 4 + 700);
-        out.push_str(&self.header_b64);
-        out.push('.');
-        b64::encode_into(&payload, &mut out);
-        if out.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge);
-        }
-        let mut sig = String::with_capacity(700);
-        self.signer.sign_into(out.as_bytes(), &mut sig)?;
-        out.push('.');
-        out.push_str(&sig);
-        if out.len() > MAX_TOKEN_BYTES {
-            wipe(out);
-            return Err(TokenError::TooLarge);
-        }
-        Ok(out)
-    }
-}
-
 /// The keys of one secret version: the access key (private, plus its verify key and JWK)
 /// and the refresh key.
 struct Version {
+    access_kid: Kid,
     access: SigningKey,
     access_verify: VerifyKey,
     jwk: Option<Jwk>,
+    refresh_kid: Kid,
     refresh: SigningKey,
     refresh_verify: VerifyKey,
     refresh_hmac: hmac::Key,
@@ -384,8 +179,8 @@ fn public_key(
 }
 
 impl Version {
-    fn load(alg: Algorithm, root: &Root) -> Result<Self, KeyError> {
-        let ikm = root.bytes();
+    fn load(alg: Algorithm, parts: &SecretParts) -> Result<Self, KeyError> {
+        let ikm = parts.root();
         let (kid, signer, verify, jwk) = match alg {
             Algorithm::Es256 => {
                 let kp = derive_p256(ikm)?;
@@ -414,7 +209,7 @@ impl Version {
                 (kid, Signer::EdDsa(kp), verify, Some(jwk))
             }
             Algorithm::Rs256 => {
-                let pem = root.rsa_pem.as_ref().ok_or(KeyError::MissingRsaKey)?;
+                let pem = parts.rsa_pem().ok_or(KeyError::MissingRsaKey)?;
                 let kp = load_rsa_pem(pem)?;
                 let pk = kp.public_key();
                 let n = pk.modulus().big_endian_without_leading_zero();
@@ -440,7 +235,7 @@ impl Version {
         };
         let jwk = jwk.map(|j| j.with_kid(kid.as_str().to_owned(), alg));
         let access_verify = VerifyKey::new(kid.as_str(), alg, verify, Typ::Access);
-        let access = SigningKey::new(alg, Typ::Access, kid, signer);
+        let access = SigningKey::new(alg, Typ::Access, kid.as_str(), signer);
 
         let refresh_hmac = derive_hmac(ikm, LABEL_REFRESH_HS256)?;
         let refresh_kid = hmac_kid(ikm, LABEL_REFRESH_HS256_KID)?;
@@ -453,13 +248,15 @@ impl Version {
         let refresh = SigningKey::new(
             Algorithm::Hs256,
             Typ::Refresh,
-            refresh_kid,
+            refresh_kid.as_str(),
             Signer::Hs256(Box::new(refresh_hmac.clone())),
         );
         Ok(Self {
+            access_kid: kid,
             access,
             access_verify,
             jwk,
+            refresh_kid,
             refresh,
             refresh_verify,
             refresh_hmac,
@@ -497,24 +294,24 @@ impl KeySet {
     /// RS256 tokens. A version equal to one already loaded is skipped too.
     ///
     /// # Errors
-    /// A root secret under [`MIN_ROOT_SECRET_BYTES`], malformed JSON, a missing or invalid
-    /// RSA key in the current version, an invalid RSA key in a previous version.
+    /// A root secret under [`crate::MIN_ROOT_SECRET_BYTES`], malformed JSON, a missing or
+    /// invalid RSA key in the current version, an invalid RSA key in a previous version.
     pub fn from_secrets(
         alg: Algorithm,
         current: &SecretValue,
         previous: &[SecretValue],
     ) -> Result<Self, KeyError> {
-        let current = Version::load(alg, &Root::parse(current)?)?;
+        let current = Version::load(alg, &current.parts()?)?;
         let mut access_keys = vec![current.access_verify.clone()];
         let mut refresh_keys = vec![current.refresh_verify.clone()];
         let mut jwks = Jwks { keys: Vec::new() };
         jwks.keys.extend(current.jwk.clone());
         for secret in previous {
-            let root = Root::parse(secret)?;
-            if alg == Algorithm::Rs256 && root.rsa_pem.is_none() {
+            let parts = secret.parts()?;
+            if alg == Algorithm::Rs256 && parts.rsa_pem().is_none() {
                 continue;
             }
-            let v = Version::load(alg, &root)?;
+            let v = Version::load(alg, &parts)?;
             if !access_keys.iter().any(|k| k.kid() == v.access_verify.kid()) {
                 access_keys.push(v.access_verify);
                 jwks.keys.extend(v.jwk);
@@ -542,19 +339,19 @@ impl KeySet {
 
     /// The kid of the current access key (the one that signs).
     pub fn current_kid(&self) -> &Kid {
-        &self.current.access.kid
+        &self.current.access_kid
     }
 
     /// The kid of the current refresh key.
     pub fn current_refresh_kid(&self) -> &Kid {
-        &self.current.refresh.kid
+        &self.current.refresh_kid
     }
 
     /// Signs an access token with the current access key. The claims are not checked:
     /// the caller sets `exp`, `aud` and the rest.
     ///
     /// # Errors
-    /// [`TokenError::TooLarge`] if the token would exceed [`MAX_TOKEN_BYTES`] (a huge
+    /// [`TokenError::TooLarge`] if the token would exceed [`crate::MAX_TOKEN_BYTES`] (a huge
     /// scope), [`TokenError::Signing`] if the crypto library fails.
     pub fn issue_access(&self, claims: &AccessClaims) -> Result<AccessToken, TokenError> {
         self.current.access.sign(claims).map(AccessToken::new)
@@ -612,7 +409,7 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::check_header;
+    use crate::jws::check_header;
 
     /// Verification skips decoding a header byte-identical to one we issue; that is only
     /// sound if the full check accepts exactly that header for exactly that key.
@@ -632,7 +429,7 @@ mod tests {
                     assert!(std::ptr::eq(found, key), "{alg}");
                 }
             }
-            let header_seg = ks.current.access.header_b64.as_bytes();
+            let header_seg = ks.current.access.header_b64().as_bytes();
             assert_eq!(ks.access_keys[0].issued_header().as_bytes(), header_seg);
         }
     }

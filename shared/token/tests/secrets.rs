@@ -11,10 +11,10 @@ use tessera_token::{Algorithm, SecretValue};
 #[test]
 fn secret_value_debug_is_redacted() {
     let s = SecretValue::new(ROOT_A);
-    assert_eq!(format!("{s:?}"), "[redacted]");
+    assert_eq!(format!("{s:?}"), "SecretValue([redacted])");
     assert_eq!(
         format!("{:?}", SecretValue::generate_with_rsa().unwrap()),
-        "[redacted]"
+        "SecretValue([redacted])"
     );
     assert_eq!(s.expose_secret(), ROOT_A);
 }
@@ -24,7 +24,7 @@ fn access_token_debug_is_redacted() {
     let t = keyset(Algorithm::Es256)
         .issue_access(&access_claims())
         .unwrap();
-    assert_eq!(format!("{t:?}"), "[redacted]");
+    assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
     assert_eq!(t.expose_secret().split('.').count(), 3);
 }
 
@@ -33,7 +33,7 @@ fn refresh_token_debug_is_redacted() {
     let t = keyset(Algorithm::Es256)
         .issue_refresh(&refresh_claims())
         .unwrap();
-    assert_eq!(format!("{t:?}"), "[redacted]");
+    assert_eq!(format!("{t:?}"), "RefreshToken([redacted])");
     assert_eq!(t.expose_secret().split('.').count(), 3);
 }
 

@@ -1,10 +1,13 @@
 //! `lambda-report`: how each Tessera function binary compares with the empty function, the
 //! floor every Lambda in Rust pays. For every binary in `TESSERA_BIN_DIR` it reports the
 //! median init time (spawn to the first poll for an event), the median and p99 time per
-//! invocation, the peak resident set (`VmHWM`) and the stripped binary size, each also as a
-//! ratio to `tessera-empty`, as a Markdown table on stdout.
+//! invocation, the CPU time the function process spent per invocation (all its threads,
+//! from `/proc/<pid>/task/*/schedstat`: what a shared machine disturbs least), its thread
+//! count, the peak resident set (`VmHWM`) and the stripped binary size, each also as a ratio
+//! to `tessera-empty`, as a Markdown table on stdout.
 //!
-//! Usage: `lambda-report [--runs N] [--invocations M]` (defaults 5 and 200), with
+//! Usage: `lambda-report [--runs N] [--invocations M] [--only NAME,NAME..]` (defaults 5, 200
+//! and every function; `--only` always keeps `tessera-empty`, the floor), with
 //! `TESSERA_BIN_DIR` (build with `cargo build --release --bins` and point it at
 //! `target/release`: debug numbers mean nothing) and `TESSERA_TEST_DYNAMODB_ENDPOINT`
 //! (`scripts/dynamodb-local start`).
@@ -23,7 +26,7 @@
 //! Times are wall-clock on this machine, through the emulator on loopback: compare the
 //! ratios, not the absolute numbers, with what Lambda reports.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -53,12 +56,15 @@ const BINARIES: [&str; 8] = [
 struct Options {
     runs: usize,
     invocations: usize,
+    /// The binaries to report, the floor first.
+    binaries: Vec<&'static str>,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         runs: 5,
         invocations: 200,
+        binaries: BINARIES.to_vec(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,8 +77,15 @@ fn options() -> Result<Options, String> {
         match arg.as_str() {
             "--runs" => options.runs = number("--runs")?,
             "--invocations" => options.invocations = number("--invocations")?,
+            "--only" => {
+                let list = args.next().unwrap_or_default();
+                options.binaries = only(&list)?;
+            }
             "-h" | "--help" => {
-                return Err("usage: lambda-report [--runs N] [--invocations M]".to_owned());
+                return Err(
+                    "usage: lambda-report [--runs N] [--invocations M] [--only NAME,NAME..]"
+                        .to_owned(),
+                );
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -80,31 +93,67 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// The binaries `--only` names (comma-separated), in report order, the floor always first:
+/// a ratio needs its floor measured in the same run.
+fn only(list: &str) -> Result<Vec<&'static str>, String> {
+    let named: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(unknown) = named.iter().find(|n| !BINARIES.contains(n)) {
+        return Err(format!(
+            "--only: unknown function {unknown:?} (one of {})",
+            BINARIES.join(", ")
+        ));
+    }
+    Ok(BINARIES
+        .iter()
+        .copied()
+        .filter(|b| *b == BINARIES[0] || named.contains(b))
+        .collect())
+}
+
+/// Whether measuring `name` needs sessions made by the login function.
+fn needs_login(name: &str) -> bool {
+    matches!(
+        name,
+        "tessera-refresh" | "tessera-logout" | "tessera-sessions" | "tessera-me"
+    )
+}
+
 /// One binary's measurements over all runs.
 #[derive(Default)]
 struct Measured {
     init: Vec<Duration>,
     invoke: Vec<Duration>,
+    /// Per run: the function's CPU time over the invocation loop, divided by its length.
+    cpu: Vec<Duration>,
+    threads: Vec<u64>,
     peak_rss_kib: Vec<u64>,
     size_bytes: u64,
     stripped: bool,
 }
 
-/// What every run shares: the stack, a user, and a login function to make sessions with.
+/// What every run shares: the stack, a user, and a login function to make sessions with
+/// (started only when a reported function needs sessions).
 struct Fixture {
     stack: Stack,
     keys: KeySet,
     user: TestUser,
-    login: LambdaProcess,
+    login: Option<LambdaProcess>,
 }
 
 impl Fixture {
-    async fn start() -> Result<Self, E2eError> {
+    async fn start(with_login: bool) -> Result<Self, E2eError> {
         let stack = Stack::start().await?;
         let keys = stack.key_set()?;
         let user = TestUser::generate();
         stack.add_user(&user).await?;
-        let login = stack.spawn("tessera-login").await?;
+        let login = match with_login {
+            true => Some(stack.spawn("tessera-login").await?),
+            false => None,
+        };
         Ok(Self {
             stack,
             keys,
@@ -126,8 +175,12 @@ impl Fixture {
     }
 
     async fn session_of(&self, user: &TestUser) -> Result<(String, String), E2eError> {
+        let login = self
+            .login
+            .as_ref()
+            .ok_or_else(|| E2eError::Protocol("no login function started for sessions".into()))?;
         let event = events::login(Encoding::Json, &user.username, &user.password)?;
-        let body = expect_status(&self.login.invoke(&event).await?.outcome, 200)?.json()?;
+        let body = expect_status(&login.invoke(&event).await?.outcome, 200)?.json()?;
         let field = |name: &str| {
             body.get(name)
                 .and_then(Value::as_str)
@@ -232,6 +285,12 @@ async fn run_once(
 
     let function = fixture.stack.spawn(name).await?;
     into.init.push(function.init);
+    let pid = function_pid(&binary(name)?);
+    let cpu_before = pid.and_then(cpu_time);
+    let loop_length = match refresh_chain {
+        Some(_) => invocations,
+        None => plan.len(),
+    };
     if let Some(mut token) = refresh_chain {
         for _ in 0..invocations {
             let invocation = function
@@ -260,10 +319,64 @@ async fn run_once(
             }
         }
     }
+    if let (Some(before), Some(after)) = (cpu_before, pid.and_then(cpu_time)) {
+        let runs = u32::try_from(loop_length.max(1)).unwrap_or(u32::MAX);
+        into.cpu.push(after.saturating_sub(before) / runs);
+    }
+    if let Some(threads) = pid.and_then(thread_count) {
+        into.threads.push(threads);
+    }
     if let Some(rss) = function.peak_rss_kib() {
         into.peak_rss_kib.push(rss);
     }
     Ok(())
+}
+
+/// The pid of this process's child running `binary` (the function just spawned).
+fn function_pid(binary: &Path) -> Option<u32> {
+    let binary: PathBuf = binary.canonicalize().ok()?;
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (comm) state ppid ...`: comm may hold spaces, so read after its `)`.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            (ppid == me && exe == binary).then_some(pid)
+        })
+}
+
+/// The CPU time all threads of `pid` have run so far (the first field of each thread's
+/// `schedstat`, in nanoseconds).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+        total = total.saturating_add(ns);
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// How many threads `pid` runs (`Threads:` in its status).
+fn thread_count(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The binary's size without symbols: its own size when `strip` is unavailable or the
@@ -324,16 +437,28 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000_000.0
+}
+
 async fn report() -> Result<(), String> {
     let options = options()?;
     bin_dir().map_err(|e| e.to_string())?;
-    for name in BINARIES {
+    let with_login = options.binaries.iter().any(|name| needs_login(name));
+    for name in options
+        .binaries
+        .iter()
+        .copied()
+        .chain(with_login.then_some("tessera-login"))
+    {
         binary(name).map_err(|e| e.to_string())?;
     }
-    let fixture = Fixture::start().await.map_err(|e| e.to_string())?;
+    let fixture = Fixture::start(with_login)
+        .await
+        .map_err(|e| e.to_string())?;
 
     let mut results = Vec::new();
-    for name in BINARIES {
+    for name in options.binaries.iter().copied() {
         let mut measured = Measured::default();
         let (size, stripped) =
             stripped_size(&binary(name).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
@@ -359,6 +484,7 @@ async fn report() -> Result<(), String> {
                 ms(median_duration(&m.invoke)),
                 median_u64(&m.peak_rss_kib) as f64,
                 m.size_bytes as f64,
+                us(median_duration(&m.cpu)),
             )
         })
         .unwrap_or_default();
@@ -370,19 +496,22 @@ async fn report() -> Result<(), String> {
         options.invocations.min(LOGIN_INVOCATIONS),
     );
     println!(
-        "| function | init (median) | × empty | per invocation (median) | p99 | × empty | peak RSS | × empty | size (stripped) | × empty |"
+        "| function | init (median) | × empty | per invocation (median) | p99 | × empty | CPU per invocation (median) | × empty | threads | peak RSS | × empty | size (stripped) | × empty |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, m) in &results {
         let init = ms(median_duration(&m.init));
         let invoke = ms(median_duration(&m.invoke));
         let p99 = ms(percentile_duration(&m.invoke, 99));
+        let cpu = us(median_duration(&m.cpu));
         let rss = median_u64(&m.peak_rss_kib) as f64;
         let size = m.size_bytes as f64;
         println!(
-            "| {name} | {init:.2} ms | {} | {invoke:.3} ms | {p99:.3} ms | {} | {:.1} MiB | {} | {:.2} MiB{} | {} |",
+            "| {name} | {init:.2} ms | {} | {invoke:.3} ms | {p99:.3} ms | {} | {cpu:.1} µs | {} | {} | {:.1} MiB | {} | {:.2} MiB{} | {} |",
             ratio(init, floor.0),
             ratio(invoke, floor.1),
+            ratio(cpu, floor.4),
+            median_u64(&m.threads),
             rss / 1024.0,
             ratio(rss, floor.2),
             size / (1024.0 * 1024.0),

@@ -18,3 +18,5 @@ mod http_api_cache;
 mod reject;
 #[cfg(test)]
 mod scopes;
+#[cfg(test)]
+mod typed;

@@ -1,13 +1,21 @@
-//! Test harness: a service over a fresh store with a controllable clock, REST API proxy
-//! events built the way API Gateway sends them, and readable responses.
+//! Test harness: a service over a fresh store with a controllable clock, requests as the edge
+//! (the Lambda adapter, or serve's gateway) hands them to the routers, and readable responses.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use lambda_http::{Body, Request, Response};
+use axum::body::Body;
+use axum::response::Response;
+use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use tessera_service::{Config, Password, Service, hash_password_blocking};
+use tessera_service::{
+    Caller, ClientIp, Config, Password, RequestId, Service, hash_password_blocking,
+};
+use tower::ServiceExt as _;
+
+/// A request as the routers receive it.
+pub type Request = http::Request<Body>;
 use tessera_store::{
     AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, NewSession, RotateOutcome, Rotation,
     Session, SessionCreated, SessionStore, SqliteStore, Store, StoreError, User, UserStatus,
@@ -26,7 +34,7 @@ pub const GRACE: i64 = 10;
 
 /// A service over a store, with its clock in the test's hands.
 pub struct Harness<S> {
-    pub service: Service<S>,
+    pub service: Arc<Service<S>>,
     pub clock: Arc<AtomicI64>,
     refresh_verifier: RefreshVerifier,
     _dir: Option<TempDir>,
@@ -104,14 +112,14 @@ impl<S> Harness<S> {
 
     pub fn with_keys(store: S, dir: Option<TempDir>, keys: KeySet) -> Self {
         let mut config = config();
-        config.access_token_alg = keys.algorithm();
+        config.verify.alg = keys.algorithm();
         let refresh_verifier = keys.refresh_verifier(RefreshPolicy::new(ISSUER));
         let clock = Arc::new(AtomicI64::new(T0));
         let c = Arc::clone(&clock);
         let service = Service::new(config, keys, store)
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
         Self {
-            service,
+            service: Arc::new(service),
             clock,
             refresh_verifier,
             _dir: dir,
@@ -122,7 +130,7 @@ impl<S> Harness<S> {
     pub fn from_service(service: Service<S>) -> Self {
         let refresh_verifier = service.keys().refresh_verifier(RefreshPolicy::new(ISSUER));
         Self {
-            service,
+            service: Arc::new(service),
             clock: Arc::new(AtomicI64::new(T0)),
             refresh_verifier,
             _dir: None,
@@ -213,9 +221,13 @@ impl<S: Store> Harness<S> {
         self.session(&sid).await
     }
 
-    /// Sends a request through the router.
+    /// Sends a request through the router of every route, as `tessera serve` does.
     pub async fn call(&self, req: Request) -> TestResponse {
-        TestResponse::from(self.service.handle(req).await)
+        let router = tessera_service::router(Arc::clone(&self.service));
+        match router.oneshot(req).await {
+            Ok(resp) => TestResponse::read(resp).await,
+            Err(never) => match never {},
+        }
     }
 
     /// Logs in with JSON and returns the 200 body.
@@ -256,18 +268,17 @@ pub struct TestResponse {
     pub body: Vec<u8>,
 }
 
-impl From<Response<Body>> for TestResponse {
-    fn from(resp: Response<Body>) -> Self {
+impl TestResponse {
+    /// Reads a router's answer whole.
+    pub async fn read(resp: Response) -> Self {
         let (parts, body) = resp.into_parts();
         Self {
             status: parts.status.as_u16(),
             headers: parts.headers,
-            body: body.to_vec(),
+            body: body.collect().await.unwrap().to_bytes().to_vec(),
         }
     }
-}
 
-impl TestResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -315,8 +326,9 @@ impl TestResponse {
     }
 }
 
-/// A REST API (v1) proxy event as API Gateway sends it, stage included, turned into a
-/// request by lambda_http exactly as in a Lambda.
+/// A request as the edge hands it to the routers: the path without a stage, the headers, the
+/// body, a request id and the client's address in the extensions, and the [`Caller`] when an
+/// authorizer context (the fields a Lambda authorizer passes on) is given.
 pub fn rest_event(
     method: &str,
     path: &str,
@@ -324,61 +336,29 @@ pub fn rest_event(
     body: Option<&str>,
     authorizer: Option<Value>,
 ) -> Request {
-    to_request(&rest_event_json(method, path, headers, body, authorizer))
-}
-
-/// What [`rest_event`] sends, before lambda_http reads it.
-pub fn rest_event_json(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-    authorizer: Option<Value>,
-) -> Value {
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    let multi: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), json!([v])))
-        .collect();
-    let mut ctx = json!({
-        "accountId": "123456789012",
-        "resourceId": "abc123",
-        "stage": "prod",
-        "requestId": format!("req-{}", random_id()),
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "test-agent/1.0"},
-        "resourcePath": path,
-        "path": format!("/prod{path}"),
-        "httpMethod": method,
-        "requestTimeEpoch": 1_700_000_000_000_i64,
-        "apiId": "api123",
-        "protocol": "HTTP/1.1",
-        "domainName": "api.example.test",
-    });
-    if let Some(a) = authorizer {
-        ctx["authorizer"] = a;
+    let mut builder = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
-    json!({
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": multi,
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": ctx,
-        "body": body,
-        "isBase64Encoded": false,
-    })
+    let mut req = builder
+        .body(Body::from(body.unwrap_or_default().to_owned()))
+        .unwrap();
+    let extensions = req.extensions_mut();
+    extensions.insert(RequestId(format!("req-{}", random_id())));
+    extensions.insert(ClientIp("203.0.113.7".to_owned()));
+    if let Some(context) = authorizer {
+        let field = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let Some(caller) = Caller::from_context(field) {
+            extensions.insert(caller);
+        }
+    }
+    req
 }
 
-/// Reads an API Gateway event the way the Lambda runtime does.
-pub fn to_request(event: &Value) -> Request {
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+/// The same request with a given request id.
+pub fn with_request_id(mut req: Request, id: &str) -> Request {
+    req.extensions_mut().insert(RequestId(id.to_owned()));
+    req
 }
 
 pub fn post_json(path: &str, body: Value) -> Request {
@@ -430,18 +410,15 @@ pub fn protected(method: &str, path: &str, claims: &AccessClaims) -> Request {
     )
 }
 
-/// `DELETE /auth/sessions/{sid}` as the REST API forwards it: resource template and path parameter.
+/// `DELETE /auth/sessions/{sid}` after the authorizer allowed it.
 pub fn delete_session(sid: &str, claims: &AccessClaims) -> Request {
-    let mut event = rest_event_json(
+    rest_event(
         "DELETE",
         &format!("/auth/sessions/{sid}"),
         &[],
         None,
         Some(authorizer_context(claims)),
-    );
-    event["resource"] = json!("/auth/sessions/{sid}");
-    event["pathParameters"] = json!({ "sid": sid });
-    to_request(&event)
+    )
 }
 
 /// How [`Faulty`] misbehaves.
@@ -579,14 +556,14 @@ impl<S> Harness<S> {
             refresh_verifier,
             _dir,
         } = self;
-        let (old, keys, store) = service.into_parts();
+        let (old, keys, store) = unwrap_arc(service).into_parts();
         let mut config = config_with(vars);
-        config.access_token_alg = old.access_token_alg;
+        config.verify.alg = old.verify.alg;
         let c = Arc::clone(&clock);
         let service = Service::new(config, keys, store)
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
         Harness {
-            service,
+            service: Arc::new(service),
             clock,
             refresh_verifier,
             _dir,
@@ -601,15 +578,23 @@ impl<S> Harness<S> {
             refresh_verifier,
             _dir,
         } = self;
-        let (config, keys, store) = service.into_parts();
+        let (config, keys, store) = unwrap_arc(service).into_parts();
         let c = Arc::clone(&clock);
         let service = Service::new(config, keys, Faulty::new(store))
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
         Harness {
-            service,
+            service: Arc::new(service),
             clock,
             refresh_verifier,
             _dir,
         }
+    }
+}
+
+/// The service out of its `Arc`: a harness holds the only reference between calls.
+fn unwrap_arc<T>(shared: Arc<T>) -> T {
+    match Arc::try_unwrap(shared) {
+        Ok(value) => value,
+        Err(_) => panic!("the harness's service is still shared"),
     }
 }

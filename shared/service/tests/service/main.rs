@@ -35,7 +35,6 @@ macro_rules! store_tests {
 
 mod bodies;
 mod discovery;
-mod events;
 mod helpers;
 mod keys;
 mod login;

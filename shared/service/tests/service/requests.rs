@@ -10,8 +10,7 @@ use crate::helpers::*;
 /// A service over a fresh table whose client counts its requests.
 async fn counted() -> (Harness<DynamoStore>, tessera_store::RequestCounter) {
     let h = dynamodb().await;
-    let (_, _, store) = h.service.into_parts();
-    let (store, counter) = store.with_request_counter();
+    let (store, counter) = h.store().with_request_counter();
     (Harness::new(store, None), counter)
 }
 

@@ -16,7 +16,7 @@ use super::item::{
 };
 use super::users::{CONTENTION_ATTEMPTS, watermark_is};
 use super::{DynamoStore, names, values};
-use crate::rotation::{Verdict, judge, random_id};
+use crate::rotation::{Verdict, judge};
 use crate::{
     NewSession, RotateOutcome, Rotation, Session, SessionCreated, SessionStore, StoreError, User,
     UserStatus, UserStore,
@@ -426,7 +426,7 @@ impl SessionStore for DynamoStore {
     /// consistent read settles whether the write landed, so that "unavailable" is answered
     /// only for a session that is untouched.
     async fn rotate(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let request_id = random_id()?;
+        let request_id = tessera_token::random_id();
         let idle_deadline = rotation.now.saturating_add(rotation.idle_ttl);
         let result = self
             .client

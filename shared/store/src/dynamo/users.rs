@@ -9,7 +9,6 @@ use super::errors::classify;
 use super::item::{self, Item, login_pk, n, s, user_item, user_pk};
 use super::{DynamoStore, has, names, values};
 use crate::model::{Carry, next_watermark};
-use crate::rotation::random_id;
 use crate::{
     AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, StoreError, User, UserStatus,
     UserStore,
@@ -189,7 +188,7 @@ impl UserStore for DynamoStore {
         policy: &LockoutPolicy,
     ) -> Result<LoginAttempt, StoreError> {
         policy.validate()?;
-        let record = random_id()?;
+        let record = tessera_token::random_id();
         // Long enough to outlive the window and the longest lock: DynamoDB then deletes the
         // counters of names nobody tries any more.
         let ttl = now

@@ -17,11 +17,10 @@ pub const IDLE_TTL: i64 = 14 * DAY;
 
 const ENDPOINT_VAR: &str = "TESSERA_TEST_DYNAMODB_ENDPOINT";
 
-/// A random lowercase hex string (64 bits), for table names, sids and user ids.
+/// A random suffix (128 bits, base64url: letters, digits, `-` and `_`, all valid in table
+/// names, sids, user ids and file names), from the same source as the service's ids.
 pub fn random_suffix() -> String {
-    let mut bytes = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    tessera_token::random_id()
 }
 
 /// A store and whatever must live as long as it.

@@ -1,0 +1,293 @@
+//! What API Gateway does in front of the functions, done locally, as one tower layer around
+//! the very routers the functions run ([`tessera_service::router`]):
+//!
+//! 1. the path is normalised once ([`crate::path`]), and that path is what is routed,
+//!    authorized and handed on;
+//! 2. the route is looked up in the one route table ([`tessera_service::ROUTES`]); a method
+//!    and path it does not declare are answered as a REST API answers them, 403 "Missing
+//!    Authentication Token" (or, with `--upstream`, proxied there behind the authorizer);
+//! 3. a protected route runs the authorizer on the TOKEN event API Gateway would send (or
+//!    reuses its answer, [`AuthorizerCache`]) and evaluates the IAM policy as API Gateway does:
+//!    401 or 403 with the template's gateway responses, or the [`Caller`] put into the
+//!    request's extensions for the handler.
+//!
+//! What passes here passes on AWS: the same routes, the same authorizer code, the same answers.
+
+mod cache;
+pub mod policy;
+mod upstream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+use tessera_authorizer::keyring::KeyedAuthorizer;
+use tessera_authorizer::{AuthorizerOutcome, Verdict};
+use tessera_service::gateway::{
+    access_denied, gateway_error, missing_authentication_token, unauthorized,
+};
+use tessera_service::{Caller, Clock, RequestId, Route};
+use tracing::{info, warn};
+
+pub use cache::AuthorizerCache;
+use policy::PolicyDecision;
+pub use upstream::Upstream;
+
+/// The largest body the local gateway reads; Tessera's handlers refuse anything over 16 KiB
+/// themselves, this only bounds memory for proxied requests.
+const MAX_GATEWAY_BODY: usize = 1024 * 1024;
+
+/// The gateway's state, built once at start.
+pub struct Gateway {
+    authorizer: KeyedAuthorizer,
+    cache: AuthorizerCache,
+    upstream: Option<Upstream>,
+    body_timeout: Duration,
+    clock: Clock,
+    next_request: AtomicU64,
+}
+
+/// Where an allowed request goes.
+enum Target {
+    /// Tessera's own routers.
+    Tessera,
+    /// The user's API.
+    Upstream,
+}
+
+enum Authorized {
+    Unauthorized,
+    Policy(PolicyDecision),
+}
+
+impl Gateway {
+    /// The gateway in front of Tessera's routers, running `authorizer` as API Gateway would;
+    /// a request body not read within `body_timeout` is answered 408.
+    pub fn new(
+        authorizer: KeyedAuthorizer,
+        cache: AuthorizerCache,
+        upstream: Option<Upstream>,
+        body_timeout: Duration,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            authorizer,
+            cache,
+            upstream,
+            body_timeout,
+            clock,
+            next_request: AtomicU64::new(1),
+        }
+    }
+
+    /// Runs the authorizer on the TOKEN event API Gateway would send (or reuses its answer
+    /// for this header, see [`AuthorizerCache`]), and evaluates its policy for this method
+    /// as API Gateway would; with `folded`, the policy must also allow that method and path.
+    async fn authorize(
+        &self,
+        authorization: &str,
+        method: &str,
+        path: &str,
+        folded: Option<(&str, &str)>,
+    ) -> Authorized {
+        let now = (self.clock)();
+        let arn = policy::method_arn(method, path);
+        let evaluate = |answer: &serde_json::Value| {
+            let verdict = policy::evaluate_policy(answer, &arn);
+            match (verdict, folded) {
+                (allow @ PolicyDecision::Allow { .. }, Some((method, path))) => {
+                    match policy::evaluate_policy(answer, &policy::method_arn(method, path)) {
+                        PolicyDecision::Allow { .. } => allow,
+                        refused => refused,
+                    }
+                }
+                (verdict, _) => verdict,
+            }
+        };
+        if let Some(answer) = self.cache.get(authorization, now) {
+            return Authorized::Policy(evaluate(&answer));
+        }
+        let event = policy::token_event_bytes(authorization, method, path);
+        let decision = match self.authorizer.decide(&event, now).await {
+            Ok(decision) => decision,
+            // No keys, no decision: API Gateway answers an authorizer error with 500.
+            Err(error) => {
+                warn!(%error, "authorizer failed");
+                return Authorized::Policy(PolicyDecision::Invalid);
+            }
+        };
+        match decision.outcome {
+            AuthorizerOutcome::Unauthorized => Authorized::Unauthorized,
+            AuthorizerOutcome::Respond(answer) => {
+                let verdict = evaluate(&answer);
+                // Only a verified token's answer is reused.
+                if matches!(decision.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
+                    self.cache.insert(authorization, Arc::new(answer), now);
+                }
+                Authorized::Policy(verdict)
+            }
+        }
+    }
+
+    /// One request through the gateway: normalise, route, authorize, then hand it to Tessera's
+    /// routers (`next`) or to the upstream.
+    async fn handle(&self, request: Request, next: Next) -> Response {
+        let request_id = format!(
+            "local-{:016x}",
+            self.next_request.fetch_add(1, Ordering::Relaxed)
+        );
+        let (mut parts, body) = request.into_parts();
+        // Normalised once, before anything reads it: the route, the authorizer's method ARN,
+        // the handler's request and the upstream URL all use this path and no other.
+        let path = match crate::path::normalise(parts.uri.path()) {
+            Ok(path) => path,
+            Err(error) => {
+                return gateway_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Bad request: {error}"),
+                    &request_id,
+                );
+            }
+        };
+        let method = parts.method.as_str().to_owned();
+        let (target, protected) = match Route::find(&method, &path) {
+            Some(route) => (Target::Tessera, route.protected),
+            None if self.upstream.is_some() && !upstream::is_tessera_path(&path) => {
+                (Target::Upstream, true)
+            }
+            None => return missing_authentication_token(&request_id),
+        };
+        let body = match tokio::time::timeout(
+            self.body_timeout,
+            axum::body::to_bytes(body, MAX_GATEWAY_BODY),
+        )
+        .await
+        {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) => {
+                return gateway_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                    &request_id,
+                );
+            }
+            Err(_) => return request_timeout(&request_id),
+        };
+        let context = if protected {
+            // Two credentials are no credential: which one a later reader would pick is not
+            // the gateway's to guess.
+            let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
+            let authorization = match (values.next(), values.next()) {
+                (Some(only), None) => only.to_str().ok().filter(|v| !v.trim().is_empty()),
+                _ => None,
+            };
+            // API Gateway answers 401 itself when the identity source is missing.
+            let Some(authorization) = authorization else {
+                return unauthorized();
+            };
+            // A case-insensitive upstream reads `/ADMIN/x` as `/admin/x`: the policy must
+            // allow both, so upper case cannot dodge a scope rule written in lower case.
+            let folded = matches!(target, Target::Upstream)
+                .then(|| (method.to_ascii_uppercase(), crate::path::case_folded(&path)))
+                .filter(|(m, p)| *m != method || *p != path);
+            let folded = folded.as_ref().map(|(m, p)| (m.as_str(), p.as_str()));
+            match self.authorize(authorization, &method, &path, folded).await {
+                Authorized::Unauthorized => return unauthorized(),
+                Authorized::Policy(PolicyDecision::Deny) => return access_denied(),
+                Authorized::Policy(PolicyDecision::Invalid) => {
+                    warn!("authorizer answered with an unusable policy");
+                    return gateway_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal server error",
+                        &request_id,
+                    );
+                }
+                Authorized::Policy(PolicyDecision::Allow { context, .. }) => Some(context),
+            }
+        } else {
+            None
+        };
+        let fields: Vec<(&str, String)> = context
+            .iter()
+            .flatten()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (key.as_str(), text)
+            })
+            .collect();
+        match target {
+            Target::Upstream => {
+                let Some(upstream) = &self.upstream else {
+                    return unauthorized();
+                };
+                let pairs: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                upstream::proxy(upstream, &parts, &path, body, &pairs, &request_id).await
+            }
+            Target::Tessera => {
+                let caller = Caller::from_context(|key| {
+                    fields
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| v.clone())
+                });
+                parts.uri = match with_path(&parts.uri, &path) {
+                    Some(uri) => uri,
+                    None => {
+                        return gateway_error(StatusCode::BAD_REQUEST, "Bad request", &request_id);
+                    }
+                };
+                parts.extensions.insert(RequestId(request_id));
+                if let Some(caller) = caller {
+                    parts.extensions.insert(caller);
+                }
+                next.run(Request::from_parts(parts, Body::from(body))).await
+            }
+        }
+    }
+}
+
+/// The URI with its path replaced by the normalised one, its query kept.
+fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    Uri::builder().path_and_query(path_and_query).build().ok()
+}
+
+/// 408 for a body that did not arrive in time; the connection is closed after it, as the
+/// rest of that body can no longer be told apart from the next request.
+fn request_timeout(request_id: &str) -> Response {
+    let mut response = gateway_error(StatusCode::REQUEST_TIMEOUT, "Request timeout", request_id);
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The layer's function: one request through the gateway, and its access log line (never the
+/// query string or a header, which may carry tokens).
+pub async fn layer(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Cheap clones (a method token and a shared URI), kept for the log line.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = gateway.handle(request, next).await;
+    info!(
+        target: "tessera::access",
+        method = %method,
+        path = %uri.path(),
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+    );
+    response
+}
