@@ -327,3 +327,26 @@ fn normalise_scope(scope: &str) -> Result<String, CliError> {
     }
     Ok(parts.join(" "))
 }
+
+/// `tessera routes`: the one route table, or the function binaries.
+pub fn routes(functions: bool) {
+    if functions {
+        for function in tessera_service::Function::ALL {
+            println!("{}", function.binary());
+        }
+        return;
+    }
+    println!(
+        "{:<7} {:<36} {:<20} AUTHORIZER",
+        "METHOD", "PATH", "FUNCTION"
+    );
+    for route in tessera_service::ROUTES {
+        println!(
+            "{:<7} {:<36} {:<20} {}",
+            route.method,
+            route.path,
+            route.function.binary(),
+            if route.protected { "yes" } else { "no" }
+        );
+    }
+}

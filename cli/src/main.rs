@@ -67,6 +67,16 @@ enum Command {
         #[arg(long, default_value = "./.tessera")]
         data: PathBuf,
     },
+    /// Print the route table: every route, the function that serves it, and whether the
+    /// authorizer runs first (template.yaml declares exactly these).
+    #[command(
+        after_help = "Example:\n  tessera routes\n  tessera routes --functions   # one function binary per line"
+    )]
+    Routes {
+        /// Print the function binaries instead, one per line.
+        #[arg(long)]
+        functions: bool,
+    },
 }
 
 /// Where users and sessions live.
@@ -311,5 +321,9 @@ async fn run(command: Command) -> Result<(), setup::CliError> {
         Command::Keys(KeysCommand::Rotate { data }) => admin::rotate_keys(&data),
         Command::Keys(KeysCommand::Generate { alg }) => admin::generate_secret(&alg),
         Command::Authorize { event, data } => admin::authorize(&event, &data),
+        Command::Routes { functions } => {
+            admin::routes(functions);
+            Ok(())
+        }
     }
 }

@@ -123,6 +123,38 @@ impl Serve {
         self.answered(path, status)
     }
 
+    /// Waits, polling with a bound, until an access token issued now for `user` is refused by
+    /// the server: every token issued before it has expired too. No fixed sleep across the
+    /// expiry. The probe asks `GET /auth/sessions`, so the tests' own counts of `/me` answers
+    /// stay theirs.
+    async fn until_tokens_issued_now_have_expired(&self, user: &str) {
+        let http = reqwest::Client::new();
+        let login: serde_json::Value = http
+            .post(format!("{}/auth/login", self.base))
+            .json(&serde_json::json!({"username": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let probe = login["access_token"].as_str().unwrap().to_owned();
+        for _ in 0..400 {
+            let status = http
+                .get(format!("{}/auth/sessions", self.base))
+                .bearer_auth(&probe)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == 401 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("an access token of ACCESS_TOKEN_TTL=2 never expired");
+    }
+
     fn client(&self) -> Client {
         Client::builder(self.base.clone()).build().unwrap()
     }
@@ -156,7 +188,7 @@ async fn sixty_four_requests_across_an_expiry_cause_one_refresh_and_no_401() {
         .login("alice", &Password::new(PASSWORD))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    serve.until_tokens_issued_now_have_expired("alice").await;
 
     // When 64 requests go out at once
     let me = format!("{}/me", serve.base);
@@ -195,7 +227,7 @@ async fn a_revoked_session_surfaces_as_signed_out() {
     assert_eq!(revoked.status().as_u16(), 204);
 
     // When its access token has expired and it makes a request
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    serve.until_tokens_issued_now_have_expired("bob").await;
     let outcome = client.get(format!("{}/me", serve.base)).await;
 
     // Then the refresh is refused and the caller learns it is signed out

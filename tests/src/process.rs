@@ -16,9 +16,10 @@ use crate::emulator::{Emulator, Invocation};
 /// bound, not a performance assertion.
 pub const BOUND: Duration = Duration::from_secs(30);
 
-/// Where the function binaries are: `TESSERA_BIN_DIR` (scripts/test builds the release
-/// binaries and points it at `target/release`).
-/// A relative path is taken from the workspace root.
+/// Where the function binaries are: `TESSERA_BIN_DIR`. scripts/test points it at
+/// `target/lambda`, the artefacts `cargo lambda build` makes for `sam deploy` (one folder per
+/// function, its binary named `bootstrap`); a plain `target/release` works too. A relative
+/// path is taken from the workspace root.
 pub fn bin_dir() -> Result<PathBuf, E2eError> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::env::var_os("TESSERA_BIN_DIR")
@@ -29,9 +30,15 @@ pub fn bin_dir() -> Result<PathBuf, E2eError> {
         ))
 }
 
-/// The path of one function binary, checked to exist.
+/// The path of one function binary, checked to exist: `<dir>/<name>/bootstrap` (what
+/// `cargo lambda build` makes, and Lambda runs) or `<dir>/<name>`.
 pub fn binary(name: &str) -> Result<PathBuf, E2eError> {
-    let path = bin_dir()?.join(name);
+    let dir = bin_dir()?;
+    let shipped = dir.join(name).join("bootstrap");
+    if shipped.is_file() {
+        return Ok(shipped);
+    }
+    let path = dir.join(name);
     if path.is_file() {
         Ok(path)
     } else {
@@ -53,8 +60,12 @@ impl LambdaProcess {
     /// polls for its first event.
     pub async fn spawn(binary: &Path, env: &[(&str, &str)]) -> Result<Self, E2eError> {
         let emulator = Emulator::start().await?;
-        let name = binary
-            .file_name()
+        // A shipped artefact is `<function>/bootstrap`: name the process after its folder.
+        let named = match binary.file_name() {
+            Some(file) if file == "bootstrap" => binary.parent().and_then(Path::file_name),
+            file => file,
+        };
+        let name = named
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut command = Command::new(binary);

@@ -18,17 +18,6 @@ pub const AUDIENCE: &str = "tessera-e2e-api";
 /// The credentials DynamoDB Local accepts (letters and digits only, any value).
 const LOCAL_CREDENTIAL: &str = "tesseralocal";
 
-/// Every function binary the template deploys, by its binary name.
-pub const FUNCTIONS: [&str; 7] = [
-    "tessera-authorizer",
-    "tessera-login",
-    "tessera-refresh",
-    "tessera-logout",
-    "tessera-sessions",
-    "tessera-jwks",
-    "tessera-me",
-];
-
 /// The DynamoDB Local endpoint the tests use: `TESSERA_TEST_DYNAMODB_ENDPOINT`, which
 /// scripts/test sets after `scripts/dynamodb-local start`.
 pub fn dynamodb_endpoint() -> Result<String, E2eError> {

@@ -840,7 +840,7 @@ impl Tokens {
     }
 }
 
-/// API.md's token response: exactly these fields, `Bearer`, no caching.
+/// docs/API.md's token response: exactly these fields, `Bearer`, no caching.
 pub fn assert_token_response(reply: &Reply) -> Value {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), Some("no-store"));
@@ -889,7 +889,7 @@ pub fn assert_token_response(reply: &Reply) -> Value {
     body
 }
 
-/// API.md's error body: `{"error", "error_description"}` and nothing else, never cached.
+/// docs/API.md's error body: `{"error", "error_description"}` and nothing else, never cached.
 pub fn assert_oauth_error(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     let body = reply.json();
@@ -904,7 +904,7 @@ pub fn assert_oauth_error(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
 
-/// API.md's 401 at a protected route: API Gateway's shape plus the RFC 6750 challenge.
+/// docs/API.md's 401 at a protected route: API Gateway's shape plus the RFC 6750 challenge.
 pub fn assert_unauthorized(reply: &Reply) {
     assert_eq!(reply.status, 401, "{}", reply.body);
     assert_eq!(reply.json(), json!({"message": "Unauthorized"}));

@@ -1,4 +1,4 @@
-//! `POST /auth/login` (API.md): JSON or form in, the token response out; one `invalid_grant`
+//! `POST /auth/login` (docs/API.md): JSON or form in, the token response out; one `invalid_grant`
 //! for every bad credential; lockout; size limit; nothing echoed.
 
 use serde_json::json;
@@ -119,7 +119,7 @@ async fn login_flood_beyond_the_password_check_slots_is_503_with_retry_after(bac
     );
 }
 
-/// Gives a user; does a JSON login; expects 200 with exactly the six fields of API.md, the
+/// Gives a user; does a JSON login; expects 200 with exactly the six fields of docs/API.md, the
 /// configured lifetimes, the user's scope, and `Cache-Control: no-store`.
 async fn login_json_body_answers_200_with_the_token_response(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;

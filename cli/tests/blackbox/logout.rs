@@ -1,4 +1,4 @@
-//! `POST /auth/logout` (API.md): revokes the session; idempotent and silent (RFC 7009 §2.2).
+//! `POST /auth/logout` (docs/API.md): revokes the session; idempotent and silent (RFC 7009 §2.2).
 
 use serde_json::json;
 use tessera_token::RefreshClaims;

@@ -1,5 +1,5 @@
 //! Black-box tests of `tessera`: the real binary, started as a user starts it, driven over
-//! HTTP and through its admin commands. One module per area of shared/API.md, each test named
+//! HTTP and through its admin commands. One module per area of docs/API.md, each test named
 //! after the row it proves and saying what it gives, does and expects.
 //!
 //! Every HTTP test runs twice: on the embedded SQLite store (`sqlite::`) and on DynamoDB Local

@@ -1,4 +1,4 @@
-//! Protected routes (`GET /me`, `/auth/sessions`) behind the real authorizer (API.md): 200
+//! Protected routes (`GET /me`, `/auth/sessions`) behind the real authorizer (docs/API.md): 200
 //! with the context for a good token; 401 `{"message": "Unauthorized"}` with
 //! `WWW-Authenticate: Bearer error="invalid_token"` for every kind of bad one; 403 for a
 //! missing scope.
@@ -181,7 +181,7 @@ async fn protected_expired_or_not_yet_valid_token_is_401(backend: Backend) {
 }
 
 /// Gives ACCESS_TOKEN_TTL=5 and TOKEN_LEEWAY=0; calls /me at once, then polls (bounded) until
-/// the token has expired; expects 200 first, then the 401 of API.md, and a refresh giving a
+/// the token has expired; expects 200 first, then the 401 of docs/API.md, and a refresh giving a
 /// working access token again.
 async fn protected_access_token_expires_after_access_token_ttl(backend: Backend) {
     let server = spawn_serve(backend, &[("ACCESS_TOKEN_TTL", "5"), ("TOKEN_LEEWAY", "0")]).await;

@@ -1,4 +1,4 @@
-//! `POST /auth/refresh` (API.md): rotation, reuse detection, the grace window, and every
+//! `POST /auth/refresh` (docs/API.md): rotation, reuse detection, the grace window, and every
 //! reason for `invalid_grant`.
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `DELETE /auth/sessions` (API.md):
+//! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `DELETE /auth/sessions` (docs/API.md):
 //! the caller's own sessions only.
 
 use serde_json::Value;
@@ -29,7 +29,7 @@ fn sids(list: &Value) -> Vec<String> {
 
 /// Gives a user with three sessions (one logged out) and another user with one; lists with
 /// the second session's access token; expects 200 with exactly the two live sessions, every
-/// API.md field, `current: true` on the caller's own only, and `Cache-Control: no-store`.
+/// docs/API.md field, `current: true` on the caller's own only, and `Cache-Control: no-store`.
 async fn sessions_list_shows_only_the_callers_live_sessions_with_current_marked(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
     let user = TestUser::generate(&server).await;

@@ -1,4 +1,4 @@
-//! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration` (API.md).
+//! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration` (docs/API.md).
 
 use std::time::{Duration, Instant};
 

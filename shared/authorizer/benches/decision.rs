@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera_authorizer::{Authorizer, ScopeRules, Verdict};
+use tessera_authorizer::{Authorizer, LogFormat, Ruling, ScopeRules, Verdict};
 use tessera_token::{AccessClaims, Algorithm, KeySet, SecretValue, VerifyPolicy};
 
 const NOW: i64 = 1_795_749_628;
@@ -51,6 +51,15 @@ fn claims() -> AccessClaims {
     }
 }
 
+/// The function's whole per-event work in the authorizer crate: bytes in, bytes out.
+fn answer_bytes(authorizer: &Authorizer, event: &[u8]) -> Vec<u8> {
+    let ruling = authorizer.authorize(event, NOW);
+    match &ruling.answer {
+        Ok(response) => serde_json::to_vec(response).unwrap(),
+        Err(_) => Vec::new(),
+    }
+}
+
 fn decision(c: &mut Criterion) {
     let secret = SecretValue::new("bench-root-secret-0123456789abcdefghijklmnopqrstuvwxyz");
     let keys = KeySet::from_secrets(Algorithm::Es256, &secret, &[]).unwrap();
@@ -67,22 +76,33 @@ fn decision(c: &mut Criterion) {
         let event = template.replace("Bearer PLACEHOLDER", &format!("Bearer {token}"));
         // A benchmark of the deny path by mistake would measure nothing useful.
         assert_eq!(
-            authorizer.decide(event.as_bytes(), NOW).verdict,
+            authorizer.authorize(event.as_bytes(), NOW).verdict,
             Verdict::Allow
         );
         group.bench_function(name, |b| {
-            b.iter(|| authorizer.handle(black_box(event.as_bytes()), black_box(NOW)))
+            b.iter(|| answer_bytes(&authorizer, black_box(event.as_bytes())))
         });
     }
+    // The same decision answered as a `serde_json::Value` tree, then printed.
+    let (_, template) = EVENTS[1];
+    let event = template.replace("Bearer PLACEHOLDER", &format!("Bearer {token}"));
+    group.bench_function("rest-token-json-view", |b| {
+        b.iter(|| {
+            let ruling = authorizer.authorize(black_box(event.as_bytes()), NOW);
+            let json = ruling.answer.as_ref().map(|r| r.to_json()).unwrap();
+            serde_json::to_vec(&json).unwrap()
+        })
+    });
     // What a function pays when it lets the runtime parse the event into a `Value` first
-    // (`LambdaEvent<Value>` + `handle_value`) instead of handing over the bytes.
+    // (`LambdaEvent<Value>` + `authorize_value`) instead of handing over the bytes.
     let (_, template) = EVENTS[2];
     let event = template.replace("Bearer PLACEHOLDER", &format!("Bearer {token}"));
     group.bench_function("rest-request-via-value", |b| {
         b.iter(|| {
             let value: serde_json::Value =
                 serde_json::from_slice(black_box(event.as_bytes())).unwrap();
-            authorizer.handle_value(&value, black_box(NOW))
+            let ruling = authorizer.authorize_value(&value, black_box(NOW));
+            serde_json::to_vec(&ruling.answer.unwrap()).unwrap()
         })
     });
     group.finish();
@@ -94,11 +114,51 @@ fn decision(c: &mut Criterion) {
     for (name, template) in EVENTS {
         let event = template.replace("Bearer PLACEHOLDER", "Bearer x.y.z");
         assert_ne!(
-            authorizer.decide(event.as_bytes(), NOW).verdict,
+            authorizer.authorize(event.as_bytes(), NOW).verdict,
             Verdict::Allow
         );
         group.bench_function(name, |b| {
-            b.iter(|| authorizer.handle(black_box(event.as_bytes()), black_box(NOW)))
+            b.iter(|| answer_bytes(&authorizer, black_box(event.as_bytes())))
+        });
+    }
+    group.finish();
+
+    log_line(c, &authorizer);
+}
+
+/// One refusal's log line, both ways, into a sink.
+fn log_line(c: &mut Criterion, authorizer: &Authorizer) {
+    let (_, template) = EVENTS[1];
+    let event = template.replace("Bearer PLACEHOLDER", "Bearer x.y.z");
+    let ruling: Ruling = authorizer.authorize(event.as_bytes(), NOW);
+    assert_eq!(ruling.log_level(), tracing::Level::INFO);
+    let request_id = "8f5e2c1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
+
+    let mut group = c.benchmark_group("log-line");
+    // lambda_runtime's default subscriber (text, no time, no target, an env filter at INFO),
+    // writing to a sink, inside the span the runtime opens for every invocation.
+    let subscriber = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::sink)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("Lambda runtime invoke", requestId = request_id);
+        let _entered = span.enter();
+        group.bench_function("tracing", |b| b.iter(|| black_box(&ruling).trace()));
+    });
+    for (name, format) in [
+        ("one-buffer", LogFormat::Text),
+        ("one-buffer-json", LogFormat::Json),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut line = String::with_capacity(256);
+                black_box(&ruling).write_log_line(format, Some(request_id), &mut line);
+                std::io::Write::write_all(&mut std::io::sink(), line.as_bytes()).unwrap();
+            })
         });
     }
     group.finish();

@@ -1,4 +1,4 @@
-//! The JSON shapes of the HTTP contract (API.md) that the client reads and writes.
+//! The JSON shapes of the HTTP contract (docs/API.md) that the client reads and writes.
 
 use std::time::Duration;
 

@@ -25,9 +25,14 @@
 //!
 //! Times are wall-clock on this machine, through the emulator on loopback: compare the
 //! ratios, not the absolute numbers, with what Lambda reports.
+//!
+//! When the authorizer is reported, every run also times `AccessVerifier::verify` in this
+//! process on as many fresh tokens, and the report ends with the authorizer's budget in the
+//! same run: its time per invocation above the empty function's, against 1.3 × that verify
+//! (the criterion tables put verify at 1.02–1.07 × the raw signature check).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_e2e::E2eError;
@@ -35,7 +40,7 @@ use tessera_e2e::emulator::Outcome;
 use tessera_e2e::events::{self, AuthorizerEvent, Encoding, GatewayAuthorizer, ProxyResponse};
 use tessera_e2e::process::{LambdaProcess, bin_dir, binary};
 use tessera_e2e::stack::{Stack, TestUser, access_claims, now};
-use tessera_token::KeySet;
+use tessera_token::{KeySet, VerifyPolicy};
 
 /// Login invocations per run: enough for a median, few enough that Argon2id (tens of
 /// milliseconds each, by design) does not dominate the report's running time.
@@ -112,6 +117,27 @@ fn only(list: &str) -> Result<Vec<&'static str>, String> {
         .copied()
         .filter(|b| *b == BINARIES[0] || named.contains(b))
         .collect())
+}
+
+/// Times `AccessVerifier::verify` on `count` fresh tokens, one at a time, into `into`: the
+/// floor of the authorizer's budget, measured in the same run as the authorizer.
+fn verify_batch(keys: &KeySet, count: usize, into: &mut Vec<Duration>) -> Result<(), E2eError> {
+    let now = now();
+    let verifier = keys.access_verifier(VerifyPolicy::new(
+        tessera_e2e::stack::ISSUER,
+        tessera_e2e::stack::AUDIENCE,
+    ));
+    let tokens = (0..count)
+        .map(|_| keys.issue_access(&access_claims("usr-report", "sid-report", "profile", now)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| E2eError::Fixture(format!("issue: {e}")))?;
+    for token in &tokens {
+        let started = Instant::now();
+        let verified = verifier.verify(token.expose_secret(), now);
+        into.push(started.elapsed());
+        verified.map_err(|e| E2eError::Protocol(format!("a fresh token did not verify: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Whether measuring `name` needs sessions made by the login function.
@@ -466,6 +492,8 @@ async fn report() -> Result<(), String> {
         measured.stripped = stripped;
         results.push((name, measured));
     }
+    let with_authorizer = options.binaries.contains(&"tessera-authorizer");
+    let mut verify = Vec::new();
     // Round robin, so warm-up and drift on a shared machine touch every binary alike.
     for run in 1..=options.runs {
         eprintln!("lambda-report: run {run} of {}", options.runs);
@@ -473,6 +501,10 @@ async fn report() -> Result<(), String> {
             run_once(&fixture, name, options.invocations, measured)
                 .await
                 .map_err(|e| format!("{name}: {e}"))?;
+        }
+        if with_authorizer {
+            verify_batch(&fixture.keys, options.invocations, &mut verify)
+                .map_err(|e| format!("verify: {e}"))?;
         }
     }
 
@@ -524,6 +556,25 @@ async fn report() -> Result<(), String> {
          The authorizer got a distinct fresh token on every invocation; \
          refresh rotated a real session each time."
     );
+    if let Some((_, authorizer)) = results.iter().find(|(n, _)| *n == "tessera-authorizer") {
+        let verify = us(median_duration(&verify));
+        let above = us(median_duration(&authorizer.invoke)) - floor.1 * 1000.0;
+        let cpu_above = us(median_duration(&authorizer.cpu)) - floor.4;
+        println!(
+            "\nAuthorizer budget, same run: `AccessVerifier::verify` in this process {verify:.1} µs \
+             (median of {} fresh tokens). Per invocation the authorizer takes {above:.1} µs more \
+             than the empty function = {} verify (budget 1.3×: {}); its CPU per invocation is \
+             {cpu_above:.1} µs more = {} verify.",
+            options.runs * options.invocations,
+            ratio(above, verify),
+            if above <= 1.3 * verify {
+                "met"
+            } else {
+                "not met"
+            },
+            ratio(cpu_above, verify),
+        );
+    }
     Ok(())
 }
 

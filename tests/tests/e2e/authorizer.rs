@@ -1,4 +1,4 @@
-//! The authorizer binary against every way a request can fail to authenticate (API.md,
+//! The authorizer binary against every way a request can fail to authenticate (docs/API.md,
 //! "Protected routes without a valid access token" and "Authorizer events"): REST TOKEN and
 //! REQUEST events get the error `Unauthorized` (API Gateway: 401), HTTP API 2.0 events get
 //! `{"isAuthorized": false}`. Hostile tokens are minted from the stack's own key file.

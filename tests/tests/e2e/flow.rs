@@ -1,4 +1,4 @@
-//! The HTTP contract (API.md), route by route, through the real binaries: login, `/me` behind
+//! The HTTP contract (docs/API.md), route by route, through the real binaries: login, `/me` behind
 //! the authorizer, refresh with rotation and reuse detection, logout, the sessions routes and
 //! the public key documents.
 

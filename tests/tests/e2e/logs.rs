@@ -1,4 +1,4 @@
-//! No secret in any log (SPEC: "Never log them"; API.md: errors never echo a password or a
+//! No secret in any log (docs/API.md: errors never echo a password or a
 //! token): the whole flow, good and bad requests alike, through every function, then every
 //! line each process wrote is searched for every secret it saw.
 

@@ -1,4 +1,4 @@
-//! The authorizer's contract (API.md "Authorizer events" and "Protected routes"), proven
+//! The authorizer's contract (docs/API.md "Authorizer events" and "Protected routes"), proven
 //! with the sample events API Gateway sends (`events/authorizer-*.json`).
 //!
 //! Modules are `#[cfg(test)]` so that clippy treats their helpers as test code, where a

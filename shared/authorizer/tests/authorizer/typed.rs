@@ -1,4 +1,4 @@
-//! The typed answer (API.md "Authorizer events"): the structs serialise to exactly the
+//! The typed answer (docs/API.md "Authorizer events"): the structs serialise to exactly the
 //! bytes of the JSON answer, the typed policy evaluation agrees with IAM's, and the
 //! decision's log line is one line without the token.
 

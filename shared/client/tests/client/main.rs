@@ -1,4 +1,4 @@
-//! tessera-client against the HTTP contract (API.md), served by the in-process mock in
+//! tessera-client against the HTTP contract (docs/API.md), served by the in-process mock in
 //! `mock`. Each module is one area of the contract; each test says what it gives, does and
 //! expects. Tests that need time to pass run on a paused tokio clock and advance it, so none
 //! waits on the wall clock.

@@ -1,4 +1,4 @@
-//! A small in-process Tessera: the token endpoints of API.md (login, refresh, logout) and a
+//! A small in-process Tessera: the token endpoints of docs/API.md (login, refresh, logout) and a
 //! protected `GET /me`, with knobs the tests turn (expire tokens, answer 503, revoke, lock).
 //!
 //! It stands in for `tessera serve` until that exists, and follows the contract where the

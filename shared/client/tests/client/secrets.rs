@@ -72,16 +72,29 @@ impl Write for Captured {
     }
 }
 
+/// Every log line of this test binary (the client's and reqwest's, at TRACE), captured by one
+/// global subscriber installed once. A thread-local one (`set_default`) is not enough under
+/// plain `cargo test`, where tests share a process: a callsite first hit by another test's
+/// thread, with no subscriber there, is cached as "never" by tracing's global interest cache,
+/// and its lines would be missed here.
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        captured
+    })
+}
+
 #[tokio::test]
 async fn no_token_or_password_is_ever_logged() {
-    // Given every log line of this thread (the client's and reqwest's, at TRACE) captured,
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Given every log line captured (other tests' too: none of them may log a secret either),
+    let captured = captured();
 
     // when the client logs in, refreshes on a 401, retries a 503, is signed out, logs in
     // again and logs out,

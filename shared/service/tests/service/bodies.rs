@@ -1,4 +1,4 @@
-//! Request bodies (API.md): a member named twice at the top level of a JSON body is refused
+//! Request bodies (docs/API.md): a member named twice at the top level of a JSON body is refused
 //! like a repeated form parameter (RFC 6749 §3.2), before anything reaches the store, so no
 //! endpoint acts on a value that something in front of it may not have seen.
 

@@ -1,4 +1,4 @@
-//! GET /.well-known/jwks.json and /.well-known/openid-configuration, and routing (API.md).
+//! GET /.well-known/jwks.json and /.well-known/openid-configuration, and routing (docs/API.md).
 
 use tessera_store::Store;
 

@@ -1,5 +1,5 @@
 //! Key rotation while running: an instance that meets a refresh token signed with a secret
-//! version it has not loaded yet re-reads its key source (DESIGN.md: reload on unknown kid).
+//! version it has not loaded yet re-reads its key source (reload on unknown kid: docs/ARCHITECTURE.md).
 
 use std::sync::Arc;
 use std::time::Duration;

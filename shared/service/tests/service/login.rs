@@ -1,4 +1,4 @@
-//! POST /auth/login (API.md).
+//! POST /auth/login (docs/API.md).
 
 use serde_json::json;
 use tessera_service::{ServiceError, jti_hash};

@@ -1,4 +1,4 @@
-//! POST /auth/logout (API.md, RFC 7009).
+//! POST /auth/logout (docs/API.md, RFC 7009).
 
 use serde_json::json;
 use tessera_store::Store;

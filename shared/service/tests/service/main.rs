@@ -1,4 +1,4 @@
-//! HTTP-level tests of the service, one module per area of API.md, each test named after the
+//! HTTP-level tests of the service, one module per area of docs/API.md, each test named after the
 //! row it proves. Requests are REST API proxy events read by lambda_http, as in a Lambda.
 //!
 //! Every test runs twice: against the embedded SQLite store (`sqlite::`) and against DynamoDB

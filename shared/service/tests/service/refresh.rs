@@ -1,4 +1,4 @@
-//! POST /auth/refresh (API.md): rotation, reuse detection, the grace window.
+//! POST /auth/refresh (docs/API.md): rotation, reuse detection, the grace window.
 
 use serde_json::json;
 use tessera_service::jti_hash;

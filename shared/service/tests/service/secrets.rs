@@ -1,5 +1,5 @@
 //! No response body and no log line ever contains a password, a token, a token id or hash,
-//! or a password hash (API.md, STYLE 7).
+//! or a password hash (docs/API.md: secrets are types, never logged).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -25,17 +25,30 @@ impl Write for Capture {
     }
 }
 
+/// Every log line of this test binary, captured by one global subscriber installed once: a
+/// thread-local one (`set_default`) misses lines under plain `cargo test`, where a callsite
+/// first hit by another test's thread (with no subscriber there) is cached as "never" by
+/// tracing's global interest cache.
+fn captured() -> &'static Capture {
+    static CAPTURED: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let logs = Capture::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            // Everything our crates say, at every level; other crates (the AWS SDK) at info.
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,tessera_service=trace,tessera_store=trace,tessera_token=trace",
+            ))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+}
+
 async fn no_response_body_or_log_line_contains_a_secret<S: Store>(h: Harness<S>) {
-    let logs = Capture::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        // Everything our crates say, at every level; other crates (the AWS SDK) at info.
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,tessera_service=trace,tessera_store=trace,tessera_token=trace",
-        ))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Every log line captured (other tests' too: none of them may log a secret either).
+    let logs = captured();
 
     let h = h.faulty();
     let password = "Tr0ub4dor&3-very-secret";

@@ -1,4 +1,4 @@
-//! GET/DELETE /auth/sessions and GET /me, behind the authorizer (API.md).
+//! GET/DELETE /auth/sessions and GET /me, behind the authorizer (docs/API.md).
 
 use tessera_store::Store;
 
