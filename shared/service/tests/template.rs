@@ -10,12 +10,13 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
 
-/// (logical id, binary) of every function, and (method, path, logical id, protected) of every
-/// API event, as the template declares them.
-fn declared() -> (
-    BTreeSet<(String, String)>,
-    BTreeSet<(String, String, String, bool)>,
-) {
+/// (logical id, binary) of a function.
+type DeclaredFunction = (String, String);
+/// (method, path, logical id, protected) of an API event.
+type DeclaredRoute = (String, String, String, bool);
+
+/// Every function and every API event, as the template declares them.
+fn declared() -> (BTreeSet<DeclaredFunction>, BTreeSet<DeclaredRoute>) {
     let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
     let Yaml::Hash(resources) = &docs[0]["Resources"] else {
         panic!("template.yaml has no Resources");
