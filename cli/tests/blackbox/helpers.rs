@@ -19,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tessera_keys::KeyFile;
-use tessera_token::{AccessClaims, Algorithm, KeySet, RefreshClaims, random_id};
+use tessera_token::{AccessClaims, Algorithm, KeySet, random_id};
 
 /// How long anything may take (a server to start, a command to finish, a log line to
 /// appear) before a test gives up. A bound on waiting, not a performance assertion.
@@ -504,16 +504,6 @@ impl Server {
         .await
     }
 
-    /// POST with a form body (the caller encodes it).
-    pub async fn post_form(&self, path: &str, form: &str) -> Reply {
-        self.post_raw(
-            path,
-            Some("application/x-www-form-urlencoded"),
-            form.as_bytes().to_vec(),
-        )
-        .await
-    }
-
     /// POST with exactly these bytes and this content type (or none).
     pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
         let mut request = self.http.post(self.url(path)).body(body);
@@ -709,15 +699,6 @@ impl Minter {
             .expose_secret()
             .to_owned()
     }
-
-    /// Signs refresh claims with the refresh key.
-    pub fn refresh(&self, claims: &RefreshClaims) -> String {
-        self.keys
-            .issue_refresh(claims)
-            .unwrap()
-            .expose_secret()
-            .to_owned()
-    }
 }
 
 /// Now, in unix seconds (only to build claims relative to the server's clock, never to
@@ -739,16 +720,6 @@ pub fn decode(token: &str) -> (Value, Value) {
     let header = segment();
     let claims = segment();
     (header, claims)
-}
-
-/// A compact JWS from a header, claims and raw signature bytes.
-pub fn compact(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        URL_SAFE_NO_PAD.encode(signature)
-    )
 }
 
 /// A user added with `tessera user add`, and the password only the test knows.
@@ -927,19 +898,6 @@ pub fn assert_not_echoed(reply: &Reply, secret: &str) {
             "header {name} echoes a secret"
         );
     }
-}
-
-/// Percent-encodes a form value (RFC 3986 unreserved characters pass).
-pub fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Polls `probe` (bounded) until it returns `Some`.

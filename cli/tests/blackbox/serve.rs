@@ -11,8 +11,9 @@ use crate::helpers::{
     assert_unauthorized, run, run_within, spawn_serve, tessera_command,
 };
 
-both_backends!(
-    serve_sessions_and_keys_survive_a_restart,
+both_backends!(serve_sessions_and_keys_survive_a_restart,);
+
+sqlite_only!(
     serve_upstream_gets_authorised_requests_with_context_headers,
     serve_upstream_is_not_called_for_a_bad_token,
     serve_sigterm_exits_gracefully_with_code_0,

@@ -4,11 +4,9 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{BOUND, Backend, TestUser, decode, spawn_serve};
 
-both_backends!(
-    jwks_has_only_public_parameters_and_the_access_tokens_kid,
-    openid_configuration_names_the_issuer_and_jwks_uri,
-    keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval,
-);
+both_backends!(keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval,);
+
+sqlite_only!(openid_configuration_names_the_issuer_and_jwks_uri,);
 
 /// Gives a running server re-reading its keys every second (KEY_RELOAD_INTERVAL=1); rotates
 /// the key file with `tessera keys rotate`, as an operator would; expects the JWKS to show
@@ -60,52 +58,6 @@ async fn keys_rotated_under_a_running_server_are_published_and_sign_within_the_i
             "the server never signed with the new key"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Gives a server (ES256, then EdDSA, RS256 and HS256); fetches the JWKS; expects only public
-/// members (`kty`, `kid`, `alg`, `use: sig` and the curve or modulus fields, never `d`, `k`,
-/// `p`, `q`, ...), and the kid of a freshly issued access token among them (none for HS256,
-/// whose key is secret).
-async fn jwks_has_only_public_parameters_and_the_access_tokens_kid(backend: Backend) {
-    for alg in ["ES256", "EdDSA", "RS256", "HS256"] {
-        let server = spawn_serve(backend, &[("ACCESS_TOKEN_ALG", alg)]).await;
-        let user = TestUser::generate(&server).await;
-        let tokens = user.login(&server).await;
-
-        let reply = server.get("/.well-known/jwks.json", None).await;
-
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let jwks = reply.json();
-        let keys = jwks["keys"].as_array().unwrap();
-        let allowed = ["kty", "kid", "alg", "use", "crv", "x", "y", "n", "e"];
-        for key in keys {
-            for member in key.as_object().unwrap().keys() {
-                assert!(
-                    allowed.contains(&member.as_str()),
-                    "{alg}: JWKS member {member:?} is not a public parameter: {key}"
-                );
-            }
-            assert_eq!(key["use"], "sig");
-            assert_eq!(key["alg"], alg);
-            assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
-        }
-        let (header, _) = decode(&tokens.access);
-        assert_eq!(header["alg"], alg);
-        assert_eq!(header["typ"], "at+jwt");
-        let (refresh_header, _) = decode(&tokens.refresh);
-        if alg == "HS256" {
-            assert!(keys.is_empty(), "an HS256 key is secret: {jwks}");
-        } else {
-            assert!(
-                keys.iter().any(|k| k["kid"] == header["kid"]),
-                "{alg}: the access token's kid is not in the JWKS: {jwks}"
-            );
-        }
-        assert!(
-            keys.iter().all(|k| k["kid"] != refresh_header["kid"]),
-            "the refresh key's id is published"
-        );
     }
 }
 

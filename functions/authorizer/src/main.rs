@@ -29,7 +29,8 @@ async fn main() -> Result<(), StartError> {
         let authorizer = &authorizer;
         async move {
             let bytes = event.payload.get().as_bytes();
-            (authorizer.answer(bytes, &event.context.request_id).await).map_err(Error::from)
+            let answer = authorizer.answer(bytes, &event.context.request_id).await;
+            answer.map_err(Error::from)
         }
     });
     Ok(lambda_runtime::run(handler).await?)

@@ -53,9 +53,10 @@
 //! authorizer's TTL well below the access token lifetime.
 //!
 //! # Limits
-//! No I/O, no async runtime, no AWS SDK: the caller reads the event and the clock, and
-//! writes the log line ([`Authorizer::decide`], the JSON view, logs through `tracing` itself,
-//! as it always did). The HTTP API 2.0 path needs simple responses enabled
+//! Without the `keyring` feature (the function's side: environment, keys, the log line's
+//! write), no I/O, no async runtime, no AWS SDK: the caller reads the event and the clock,
+//! and writes the log line ([`Authorizer::decide`], the JSON view, logs through `tracing`
+//! itself, as it always did). The HTTP API 2.0 path needs simple responses enabled
 //! (`EnableSimpleResponses`); it reads the token from the `authorization` header only, not
 //! from other identity sources.
 
