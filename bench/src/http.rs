@@ -34,6 +34,14 @@ pub enum HttpError {
     TooLarge,
 }
 
+/// The bytes of `input` in `range`, or a malformed-response error: the offsets come from the
+/// buffer's own scan, so a miss means a bug, never a panic.
+fn slice(input: &[u8], range: std::ops::Range<usize>) -> Result<&[u8], HttpError> {
+    input
+        .get(range)
+        .ok_or(HttpError::Malformed("an offset outside the buffer"))
+}
+
 /// One response: its status and body.
 #[derive(Debug)]
 pub struct Response {
@@ -117,7 +125,7 @@ impl Connection {
     async fn read_response(&mut self, head_only: bool) -> Result<Response, HttpError> {
         loop {
             let head_end = self.read_head().await?;
-            let head = parse_head(&self.input[self.pos..head_end])?;
+            let head = parse_head(slice(&self.input, self.pos..head_end)?)?;
             self.pos = head_end;
             if (100..200).contains(&head.status) {
                 continue;
@@ -147,7 +155,7 @@ impl Connection {
     async fn read_head(&mut self) -> Result<usize, HttpError> {
         let mut searched = self.pos;
         loop {
-            let window = &self.input[searched..];
+            let window = slice(&self.input, searched..self.input.len())?;
             if let Some(i) = find(window, b"\r\n\r\n") {
                 return Ok(searched + i + 4);
             }
@@ -177,15 +185,15 @@ impl Connection {
         while self.input.len() - self.pos < n {
             self.fill().await?;
         }
-        let body = self.input[self.pos..self.pos + n].to_vec();
+        let body = slice(&self.input, self.pos..self.pos + n)?.to_vec();
         self.pos += n;
         Ok(body)
     }
 
     async fn read_line(&mut self) -> Result<Vec<u8>, HttpError> {
         loop {
-            if let Some(i) = find(&self.input[self.pos..], b"\r\n") {
-                let line = self.input[self.pos..self.pos + i].to_vec();
+            if let Some(i) = find(slice(&self.input, self.pos..self.input.len())?, b"\r\n") {
+                let line = slice(&self.input, self.pos..self.pos + i)?.to_vec();
                 self.pos += i + 2;
                 return Ok(line);
             }
@@ -231,7 +239,7 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
-        let body = self.input[self.pos..].to_vec();
+        let body = slice(&self.input, self.pos..self.input.len())?.to_vec();
         self.pos = self.input.len();
         Ok(body)
     }

@@ -155,7 +155,10 @@ pub fn quantile(sorted: &[u32], q: f64) -> u32 {
         return 0;
     }
     let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    sorted
+        .get(rank.clamp(1, sorted.len()) - 1)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// The size of an ES256 access token with Tessera's claims, for the floor's dummy header.
@@ -234,9 +237,10 @@ pub async fn run(plan: &Plan, credentials: &Credentials) -> Result<Report, LoadE
     let mut access = String::new();
     match plan.scenario {
         Scenario::Me => {
-            let tokens = login(&mut conns[0], credentials)
-                .await
-                .map_err(LoadError::Setup)?;
+            let first = conns
+                .first_mut()
+                .ok_or(LoadError::Bounds("no connection to log in on"))?;
+            let tokens = login(first, credentials).await.map_err(LoadError::Setup)?;
             access = format!("Bearer {}", tokens.access_token);
         }
         Scenario::Refresh => {

@@ -125,10 +125,9 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 fn push_escape(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "%{b:02X}");
 }
 
 /// RFC 3986 `unreserved`, without `.` (an encoded dot is refused, never decoded).

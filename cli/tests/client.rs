@@ -3,7 +3,12 @@
 //! revoked session surfaces as "signed out".
 
 // Helpers outside #[test] fns may unwrap too: a panic there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

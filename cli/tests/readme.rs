@@ -4,7 +4,12 @@
 //! that folder, with `tessera` on PATH and only the address changed to the test's port.
 
 // Helpers outside #[test] functions may fail loudly too: a panic there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

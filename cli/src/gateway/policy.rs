@@ -133,7 +133,7 @@ fn glob(pattern: &str, text: &str) -> bool {
                 backtrack = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == '?' || c == t[ti] => {
+            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
                 pi += 1;
                 ti += 1;
             }
@@ -147,7 +147,7 @@ fn glob(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p.iter().skip(pi).all(|&c| c == '*')
 }
 
 #[cfg(test)]

@@ -15,7 +15,12 @@
 //! runs once, on SQLite (`sqlite_only!`).
 
 // Helpers outside #[test] functions may fail loudly too: a panic there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 /// Instantiates each `async fn name(backend: Backend)` once per store.
 macro_rules! both_backends {

@@ -8,7 +8,12 @@
 //! so the REST answers carry their Deny statements. Group `no-crypto` runs the same events
 //! with a token refused before any signature check: the event handling alone.
 // A benchmark that cannot set up should stop loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 

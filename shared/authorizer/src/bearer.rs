@@ -70,7 +70,7 @@ fn check_b64token(token: &str) -> Result<(), CredentialError> {
     if body_len == 0 {
         return Err(CredentialError::Malformed);
     }
-    for &b in &bytes[..body_len] {
+    for &b in bytes.iter().take(body_len) {
         if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')) {
             return Err(if matches!(b, b' ' | b'\t' | b',') {
                 CredentialError::NotOneToken

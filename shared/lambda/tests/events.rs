@@ -2,7 +2,12 @@
 //! as the runtime reads them, through this crate's adapter and the router each function runs:
 //! one user's journey across every route of docs/API.md. What the adapter must get right is
 //! here: the stage in the path, the authorizer context, the request id, the client's address.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 

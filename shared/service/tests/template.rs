@@ -1,7 +1,12 @@
 //! template.yaml against the one route table: the template declares exactly the routes of
 //! [`ROUTES`], each on the function the table names and behind the authorizer exactly where the
 //! table says, and exactly the functions of [`Function::ALL`], each building its binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 

@@ -17,7 +17,12 @@
 //!
 //! `raw`, `verify` and `issue` keep their names: `scripts/bench` reads them.
 // A benchmark that cannot set up should stop loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "support/jsonwebtoken_path.rs"]
 mod jsonwebtoken_path;

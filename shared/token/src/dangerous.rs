@@ -118,9 +118,10 @@ fn segments(token: &str) -> Result<(Vec<u8>, Vec<u8>), DecodeError> {
     let bytes = token.as_bytes();
     let (d1, d2) = split_dots(bytes).ok_or(DecodeError::Malformed)?;
     let decode = |seg: &[u8]| b64::decode(seg).map_err(|_| DecodeError::Base64);
+    let segment = |range: std::ops::Range<usize>| bytes.get(range).ok_or(DecodeError::Malformed);
     // The signature is not checked, but it must be a segment verification could read.
-    decode(&bytes[d2 + 1..])?;
-    Ok((decode(&bytes[..d1])?, decode(&bytes[d1 + 1..d2])?))
+    decode(segment(d2 + 1..bytes.len())?)?;
+    Ok((decode(segment(0..d1)?)?, decode(segment(d1 + 1..d2)?)?))
 }
 
 fn object(bytes: Vec<u8>) -> Result<Map<String, Value>, DecodeError> {

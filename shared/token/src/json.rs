@@ -127,7 +127,7 @@ pub(crate) fn decode_segment<'b>(
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], VerifyError> {
     match b64::decode_slice(seg, stack) {
-        Ok(n) => Ok(&stack[..n]),
+        Ok(n) => stack.get(..n).ok_or(VerifyError::Base64),
         Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
             *heap = b64::decode(seg).map_err(|_| VerifyError::Base64)?;
             Ok(heap)

@@ -147,9 +147,11 @@ pub(crate) fn verify_signature<'t>(
     }
     let bytes = token.as_bytes();
     let (d1, d2) = split_dots(bytes).ok_or(VerifyError::Malformed)?;
-    let header_seg = &bytes[..d1];
-    let payload_seg = &bytes[d1 + 1..d2];
-    let sig_seg = &bytes[d2 + 1..];
+    let segment = |range: std::ops::Range<usize>| bytes.get(range).ok_or(VerifyError::Malformed);
+    let header_seg = segment(0..d1)?;
+    let payload_seg = segment(d1 + 1..d2)?;
+    let sig_seg = segment(d2 + 1..bytes.len())?;
+    let signing_input = segment(0..d2)?;
 
     let key = match keys
         .iter()
@@ -174,7 +176,8 @@ pub(crate) fn verify_signature<'t>(
     if sig_len != key.sig_len() {
         return Err(VerifyError::BadSignature);
     }
-    key.verify(&bytes[..d2], &sig[..sig_len])?;
+    let sig = sig.get(..sig_len).ok_or(VerifyError::BadSignature)?;
+    key.verify(signing_input, sig)?;
     Ok(payload_seg)
 }
 
@@ -225,8 +228,8 @@ pub(crate) fn check_header<'k>(
 /// vectorises. This runs on every request, and a byte-at-a-time scan was a visible cost.
 pub(crate) fn split_dots(bytes: &[u8]) -> Option<(usize, usize)> {
     let d2 = bytes.iter().rposition(|b| *b == b'.')?;
-    let d1 = bytes[..d2].iter().position(|b| *b == b'.')?;
-    if has_dot(&bytes[d1 + 1..d2]) {
+    let d1 = bytes.get(..d2)?.iter().position(|b| *b == b'.')?;
+    if has_dot(bytes.get(d1 + 1..d2)?) {
         return None;
     }
     Some((d1, d2))

@@ -122,13 +122,15 @@ fn derive_p256(root: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
         }
         // RFC 5915 ECPrivateKey { version 1, privateKey, [0] prime256v1 }: the library
         // computes the public point itself.
-        let mut der = KeyMaterial::zeroed(0x33);
-        let buf = der.expose_secret_mut();
-        buf[..7].copy_from_slice(&[0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20]);
-        buf[7..39].copy_from_slice(d);
-        buf[39..].copy_from_slice(&[
+        const PREFIX: [u8; 7] = [0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
+        const CURVE: [u8; 12] = [
             0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-        ]);
+        ];
+        let mut der = KeyMaterial::zeroed(0x33);
+        let bytes = PREFIX.iter().chain(d.iter()).chain(CURVE.iter());
+        for (slot, byte) in der.expose_secret_mut().iter_mut().zip(bytes) {
+            *slot = *byte;
+        }
         return EcdsaKeyPair::from_private_key_der(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             der.expose_secret(),
@@ -387,7 +389,9 @@ impl KeySet {
         ctx.update(b"next");
         ctx.update(presented_jti.as_bytes());
         let tag = ctx.sign();
-        Jti::from_string(b64::encode(&tag.as_ref()[..16]))
+        // 128 bits of the HMAC: as long as a random jti.
+        let truncated: Vec<u8> = tag.as_ref().iter().take(16).copied().collect();
+        Jti::from_string(b64::encode(&truncated))
     }
 
     /// The public access keys, current first. Empty for HS256; never the refresh keys.

@@ -2,7 +2,12 @@
 //! verify there, and tokens it signs with our (independently re-derived) keys verify here.
 // Tests may unwrap: a panic here is a failed assertion (see clippy.toml), and helpers
 // outside #[test] functions are not covered by that setting.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! refers only to modules listed before it, so none imports one that imports it back.
 // Tests may unwrap: a panic here is a failed assertion (see clippy.toml), and helpers
 // outside #[test] functions are not covered by that setting.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

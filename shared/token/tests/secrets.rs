@@ -1,7 +1,12 @@
 //! Secret newtypes: Debug is redacted, the value comes out only through `expose_secret`.
 // Tests may unwrap: a panic here is a failed assertion (see clippy.toml), and helpers
 // outside #[test] functions are not covered by that setting.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -3,7 +3,12 @@
 //!
 //! Needs `TESSERA_BIN_DIR` (the built binaries) and `TESSERA_TEST_DYNAMODB_ENDPOINT`;
 //! scripts/test sets both. Each test starts its own stack (fresh key file, fresh table).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod authorizer;
 mod extension;

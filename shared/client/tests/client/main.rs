@@ -5,7 +5,12 @@
 
 // Test helpers outside #[test] functions (the mock server, client builders) may panic: a
 // panic there is a failed test, not a crashed request.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod mock;
 

@@ -6,7 +6,12 @@
 //! which `scripts/test` sets).
 
 // Helpers outside #[test] functions may fail loudly too: a panic here is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 // The full-flow tests nest many generic async calls; clippy's layout queries need more depth
 // than the default to walk them.
 #![recursion_limit = "256"]

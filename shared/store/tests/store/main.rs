@@ -7,7 +7,12 @@
 
 // clippy.toml allows these inside #[test] functions; the suite's generic cases and helpers are
 // test code too, and a panic in them is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod conformance;
 mod dynamodb;
