@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use tessera_authorizer::{Authorizer, AuthorizerOutcome, Verdict};
+use tessera_authorizer::{Authorizer, Verdict};
 use tessera_keys::KeyFile;
 use tessera_service::{Password, Username, hash_password_blocking, system_now};
 use tessera_store::{SessionStore, User, UserStatus, UserStore};
@@ -266,18 +266,16 @@ pub fn authorize(event: &Path, data: &Path) -> Result<(), CliError> {
         keys.access_verifier(setup::verify_policy(&config)),
         setup::scope_rules()?,
     );
-    let decision = authorizer.decide(&bytes, system_now());
-    match decision.outcome {
-        AuthorizerOutcome::Respond(answer) => {
-            let pretty = serde_json::to_string_pretty(&answer)
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+    let ruling = authorizer.authorize(&bytes, system_now());
+    match &ruling.answer {
+        Ok(answer) => {
+            let pretty =
+                serde_json::to_string_pretty(answer).map_err(|e| CliError::Usage(e.to_string()))?;
             println!("{pretty}");
         }
-        AuthorizerOutcome::Unauthorized => {
-            println!("error: Unauthorized (API Gateway answers 401)")
-        }
+        Err(_) => println!("error: Unauthorized (API Gateway answers 401)"),
     }
-    match decision.verdict {
+    match ruling.verdict {
         Verdict::Allow => eprintln!("verdict: allow"),
         Verdict::Forbidden { missing_scope } => {
             eprintln!("verdict: forbidden (missing scope {missing_scope})")

@@ -305,7 +305,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<(), setup::CliError> {
     match command {
         Command::Serve(args) => {
-            setup::init_tracing();
+            let _flushed_at_exit = setup::init_tracing();
             setup::serve(args).await
         }
         Command::User(cmd) => admin::user(cmd).await,

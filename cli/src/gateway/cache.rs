@@ -1,8 +1,9 @@
 //! API Gateway's authorizer cache, made stricter (see [`AuthorizerCache`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
+use tessera_authorizer::PolicyResponse;
 use tessera_config::{ConfigError, Vars};
 
 /// How long an authorizer answer is reused for the same `Authorization` header, as API
@@ -22,11 +23,11 @@ const AUTHORIZER_CACHE_ENTRIES: usize = 4096;
 /// cached policy. Keys rotated away stay accepted for at most the TTL, as on AWS.
 pub struct AuthorizerCache {
     ttl: i64,
-    entries: Mutex<HashMap<Box<str>, CachedAnswer>>,
+    entries: RwLock<HashMap<Box<str>, CachedAnswer>>,
 }
 
 struct CachedAnswer {
-    policy: Arc<serde_json::Value>,
+    policy: Arc<PolicyResponse>,
     /// When the authorizer verified the token; a clock that steps back misses.
     verified_at: i64,
     /// Exclusive: the earlier of `verified_at + ttl` and the token's `exp`.
@@ -49,20 +50,20 @@ impl AuthorizerCache {
     pub(crate) fn with_ttl(ttl: i64) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
         }
     }
 
-    pub(crate) fn get(&self, authorization: &str, now: i64) -> Option<Arc<serde_json::Value>> {
+    pub(crate) fn get(&self, authorization: &str, now: i64) -> Option<Arc<PolicyResponse>> {
         if self.ttl == 0 {
             return None;
         }
-        let entries = self.entries.lock().ok()?;
+        let entries = self.entries.read().ok()?;
         let hit = entries.get(authorization)?;
         (hit.verified_at <= now && now < hit.until).then(|| Arc::clone(&hit.policy))
     }
 
-    pub(crate) fn insert(&self, authorization: &str, policy: Arc<serde_json::Value>, now: i64) {
+    pub(crate) fn insert(&self, authorization: &str, policy: Arc<PolicyResponse>, now: i64) {
         if self.ttl == 0 {
             return;
         }
@@ -73,7 +74,7 @@ impl AuthorizerCache {
         if now >= until {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
+        let Ok(mut entries) = self.entries.write() else {
             return;
         };
         if entries.len() >= AUTHORIZER_CACHE_ENTRIES {
@@ -104,6 +105,24 @@ fn bearer_exp(authorization: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use base64::Engine as _;
+    use tessera_authorizer::{AuthorizerContext, POLICY_VERSION, PolicyDocument};
+
+    fn answer(sub: &str) -> Arc<PolicyResponse> {
+        Arc::new(PolicyResponse {
+            context: AuthorizerContext {
+                client_id: String::new(),
+                jti: String::new(),
+                scope: String::new(),
+                sid: String::new(),
+                sub: sub.to_owned(),
+            },
+            policy_document: PolicyDocument {
+                statement: Vec::new(),
+                version: POLICY_VERSION,
+            },
+            principal_id: sub.to_owned(),
+        })
+    }
 
     fn header(payload: &str) -> String {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
@@ -129,7 +148,7 @@ mod tests {
     fn a_cached_answer_ends_at_exp_or_ttl_and_never_serves_an_earlier_clock() {
         let cache = AuthorizerCache::with_ttl(300);
         let token = header(r#"{"exp":1100}"#);
-        let policy = Arc::new(serde_json::json!({"principalId": "u"}));
+        let policy = answer("u");
         cache.insert(&token, Arc::clone(&policy), 1000);
         assert_eq!(cache.get(&token, 1000), Some(Arc::clone(&policy)));
         assert_eq!(cache.get(&token, 1099), Some(policy));
@@ -138,7 +157,7 @@ mod tests {
         assert_eq!(cache.get(&header(r#"{"exp":1101}"#), 1000), None);
 
         let long = header(r#"{"exp":999999}"#);
-        cache.insert(&long, Arc::new(serde_json::json!({})), 1000);
+        cache.insert(&long, answer("u"), 1000);
         assert!(cache.get(&long, 1299).is_some());
         assert_eq!(cache.get(&long, 1300), None, "ttl over");
     }
@@ -147,11 +166,11 @@ mod tests {
     fn a_ttl_of_zero_turns_the_cache_off_and_an_expired_token_is_never_stored() {
         let off = AuthorizerCache::with_ttl(0);
         let token = header(r#"{"exp":1100}"#);
-        off.insert(&token, Arc::new(serde_json::json!({})), 1000);
+        off.insert(&token, answer("u"), 1000);
         assert_eq!(off.get(&token, 1000), None);
 
         let on = AuthorizerCache::with_ttl(300);
-        on.insert(&token, Arc::new(serde_json::json!({})), 1100);
+        on.insert(&token, answer("u"), 1100);
         assert_eq!(on.get(&token, 1100), None);
     }
 
@@ -160,9 +179,9 @@ mod tests {
         let cache = AuthorizerCache::with_ttl(300);
         for i in 0..(AUTHORIZER_CACHE_ENTRIES + 10) {
             let token = header(&format!(r#"{{"exp":2000,"jti":"{i}"}}"#));
-            cache.insert(&token, Arc::new(serde_json::json!({})), 1000);
+            cache.insert(&token, answer("u"), 1000);
         }
-        let held = cache.entries.lock().unwrap().len();
+        let held = cache.entries.read().unwrap().len();
         assert!(held <= AUTHORIZER_CACHE_ENTRIES, "{held}");
     }
 }

@@ -27,7 +27,7 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use tessera_authorizer::keyring::KeyedAuthorizer;
-use tessera_authorizer::{AuthorizerOutcome, Verdict};
+use tessera_authorizer::{Effect, PolicyResponse, Response as Answer, Unauthorized, Verdict};
 use tessera_service::gateway::{
     access_denied, gateway_error, missing_authentication_token, unauthorized,
 };
@@ -35,7 +35,6 @@ use tessera_service::{Caller, Clock, RequestId, Route};
 use tracing::{info, warn};
 
 pub use cache::AuthorizerCache;
-use policy::PolicyDecision;
 pub use upstream::Upstream;
 
 /// The largest body the local gateway reads; Tessera's handlers refuse anything over 16 KiB
@@ -60,9 +59,17 @@ enum Target {
     Upstream,
 }
 
+/// What API Gateway makes of the authorizer's answer for one request.
 enum Authorized {
+    /// No valid token: 401.
     Unauthorized,
-    Policy(PolicyDecision),
+    /// The policy allows this method: the integration runs with this caller.
+    Allow(Arc<PolicyResponse>),
+    /// The policy does not allow it: 403.
+    Deny,
+    /// The authorizer could not answer (no keys) or answered what a TOKEN event never gets:
+    /// API Gateway reports an authorizer error, 500.
+    Failed,
 }
 
 impl Gateway {
@@ -96,40 +103,40 @@ impl Gateway {
         folded: Option<(&str, &str)>,
     ) -> Authorized {
         let now = (self.clock)();
-        let arn = policy::method_arn(method, path);
-        let evaluate = |answer: &serde_json::Value| {
-            let verdict = policy::evaluate_policy(answer, &arn);
-            match (verdict, folded) {
-                (allow @ PolicyDecision::Allow { .. }, Some((method, path))) => {
-                    match policy::evaluate_policy(answer, &policy::method_arn(method, path)) {
-                        PolicyDecision::Allow { .. } => allow,
-                        refused => refused,
-                    }
-                }
-                (verdict, _) => verdict,
+        let evaluate = |policy: Arc<PolicyResponse>| {
+            let allows =
+                |method, path| policy.evaluate(&policy::method_arn(method, path)) == Effect::Allow;
+            if allows(method, path) && folded.is_none_or(|(method, path)| allows(method, path)) {
+                Authorized::Allow(policy)
+            } else {
+                Authorized::Deny
             }
         };
-        if let Some(answer) = self.cache.get(authorization, now) {
-            return Authorized::Policy(evaluate(&answer));
+        if let Some(policy) = self.cache.get(authorization, now) {
+            return evaluate(policy);
         }
         let event = policy::token_event_bytes(authorization, method, path);
-        let decision = match self.authorizer.decide(&event, now).await {
-            Ok(decision) => decision,
-            // No keys, no decision: API Gateway answers an authorizer error with 500.
+        let ruling = match self.authorizer.authorize(&event, now).await {
+            Ok(ruling) => ruling,
             Err(error) => {
                 warn!(%error, "authorizer failed");
-                return Authorized::Policy(PolicyDecision::Invalid);
+                return Authorized::Failed;
             }
         };
-        match decision.outcome {
-            AuthorizerOutcome::Unauthorized => Authorized::Unauthorized,
-            AuthorizerOutcome::Respond(answer) => {
-                let verdict = evaluate(&answer);
+        ruling.trace();
+        match ruling.answer {
+            Err(Unauthorized) => Authorized::Unauthorized,
+            Ok(Answer::Policy(policy)) => {
+                let policy = Arc::new(policy);
                 // Only a verified token's answer is reused.
-                if matches!(decision.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
-                    self.cache.insert(authorization, Arc::new(answer), now);
+                if matches!(ruling.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
+                    self.cache.insert(authorization, Arc::clone(&policy), now);
                 }
-                Authorized::Policy(verdict)
+                evaluate(policy)
+            }
+            Ok(Answer::Simple(_)) => {
+                warn!("authorizer answered a TOKEN event with a simple response");
+                Authorized::Failed
             }
         }
     }
@@ -178,7 +185,7 @@ impl Gateway {
             }
             Err(_) => return request_timeout(&request_id),
         };
-        let context = if protected {
+        let allowed = if protected {
             // Two credentials are no credential: which one a later reader would pick is not
             // the gateway's to guess.
             let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
@@ -198,53 +205,52 @@ impl Gateway {
             let folded = folded.as_ref().map(|(m, p)| (m.as_str(), p.as_str()));
             match self.authorize(authorization, &method, &path, folded).await {
                 Authorized::Unauthorized => return unauthorized(),
-                Authorized::Policy(PolicyDecision::Deny) => return access_denied(),
-                Authorized::Policy(PolicyDecision::Invalid) => {
-                    warn!("authorizer answered with an unusable policy");
+                Authorized::Deny => return access_denied(),
+                Authorized::Failed => {
                     return gateway_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "Internal server error",
                         &request_id,
                     );
                 }
-                Authorized::Policy(PolicyDecision::Allow { context, .. }) => Some(context),
+                Authorized::Allow(policy) => Some(policy),
             }
         } else {
             None
         };
-        let fields: Vec<(&str, String)> = context
-            .iter()
-            .flatten()
-            .map(|(key, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (key.as_str(), text)
-            })
-            .collect();
         match target {
             Target::Upstream => {
-                let Some(upstream) = &self.upstream else {
+                // Every upstream request is protected, so an allowed one has its policy.
+                let (Some(upstream), Some(policy)) = (&self.upstream, &allowed) else {
                     return unauthorized();
                 };
-                let pairs: Vec<(&str, &str)> =
-                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                upstream::proxy(upstream, &parts, &path, body, &pairs, &request_id).await
+                let context = policy.context.entries();
+                upstream::proxy(upstream, &parts, &path, body, &context, &request_id).await
             }
             Target::Tessera => {
-                let caller = Caller::from_context(|key| {
-                    fields
-                        .iter()
-                        .find(|(k, _)| *k == key)
-                        .map(|(_, v)| v.clone())
+                let caller = allowed.as_ref().and_then(|policy| {
+                    Caller::from_context(|key| {
+                        policy
+                            .context
+                            .entries()
+                            .into_iter()
+                            .find(|(name, _)| *name == key)
+                            .map(|(_, value)| value.to_owned())
+                    })
                 });
-                parts.uri = match with_path(&parts.uri, &path) {
-                    Some(uri) => uri,
-                    None => {
-                        return gateway_error(StatusCode::BAD_REQUEST, "Bad request", &request_id);
-                    }
-                };
+                // Most paths are already normal: only a rewritten one needs a new URI.
+                if parts.uri.path() != path {
+                    parts.uri = match with_path(&parts.uri, &path) {
+                        Some(uri) => uri,
+                        None => {
+                            return gateway_error(
+                                StatusCode::BAD_REQUEST,
+                                "Bad request",
+                                &request_id,
+                            );
+                        }
+                    };
+                }
                 parts.extensions.insert(RequestId(request_id));
                 if let Some(caller) = caller {
                     parts.extensions.insert(caller);

@@ -142,18 +142,23 @@ fn log_line(c: &mut Criterion, authorizer: &Authorizer) {
     let mut group = c.benchmark_group("log-line");
     // lambda_runtime's default subscriber (text, no time, no target, an env filter at INFO),
     // writing to a sink, inside the span the runtime opens for every invocation.
-    let subscriber = tracing_subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(std::io::sink)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let span = tracing::info_span!("Lambda runtime invoke", requestId = request_id);
-        let _entered = span.enter();
-        group.bench_function("tracing", |b| b.iter(|| black_box(&ruling).trace()));
-    });
+    let subscriber = || {
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_writer(std::io::sink)
+    };
+    let mut traced = |name: &str, dispatch: tracing::Dispatch| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("Lambda runtime invoke", requestId = request_id);
+            let _entered = span.enter();
+            group.bench_function(name, |b| b.iter(|| black_box(&ruling).trace()));
+        });
+    };
+    traced("tracing", subscriber().finish().into());
+    traced("tracing-json", subscriber().json().finish().into());
     for (name, format) in [
         ("one-buffer", LogFormat::Text),
         ("one-buffer-json", LogFormat::Json),

@@ -22,8 +22,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::warn;
 
 use crate::{
-    Authorizer, Decision, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized,
-    Verdict,
+    Authorizer, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized, Verdict,
 };
 
 /// What the authorizer reads from its environment, once, at init.
@@ -224,14 +223,6 @@ impl KeyedAuthorizer {
                 Ok(ruling)
             }
         }
-    }
-
-    /// [`KeyedAuthorizer::authorize`] with the answer as JSON, logged through `tracing`:
-    /// what `tessera serve` uses until it takes the [`Ruling`].
-    pub async fn decide(&self, event: &[u8], now: i64) -> Result<Decision, KeysUnavailable> {
-        let ruling = self.authorize(event, now).await?;
-        ruling.trace();
-        Ok(ruling.into())
     }
 
     /// The function's whole answer for one event, at the current time: the typed body to

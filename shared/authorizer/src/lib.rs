@@ -18,7 +18,8 @@
 //! a policy to a method ARN as API Gateway does. The context passed to the integration
 //! ([`AuthorizerContext`]) carries `sub`, `sid`, `scope`, `jti` and `client_id`; a REST
 //! policy's `principalId` is `sub`. [`Authorizer::decide`] and [`AuthorizerOutcome`] are the
-//! same answer as a `serde_json::Value`, for callers not yet on the typed one.
+//! same answer as a `serde_json::Value`: the bytes API Gateway reads, as the contract tests
+//! compare them.
 //!
 //! # Fails closed
 //! Every error is a deny, with its reason in the [`Ruling`], never the token. The ruling is
@@ -156,8 +157,8 @@ pub enum AuthorizerOutcome {
     Unauthorized,
 }
 
-/// A [`Ruling`] with its answer as a [`serde_json::Value`] ([`Authorizer::decide`]), for
-/// callers that still work on JSON trees. New code takes the [`Ruling`].
+/// A [`Ruling`] with its answer as a [`serde_json::Value`] ([`Authorizer::decide`]): the
+/// JSON view of the answer, as tests compare it. Serving code takes the [`Ruling`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// The event's kind, when it was recognised.
@@ -266,9 +267,8 @@ impl Authorizer {
         }
     }
 
-    /// [`Authorizer::authorize`] with the answer as JSON, logged through `tracing` as the
-    /// authorizer always did: what `tessera serve` and `tessera authorize` use until they
-    /// take the [`Ruling`].
+    /// [`Authorizer::authorize`] with the answer as the JSON API Gateway reads, logged through
+    /// `tracing`: the view contract tests compare. Serving code takes the [`Ruling`].
     pub fn decide(&self, event: &[u8], now: i64) -> Decision {
         let ruling = self.authorize(event, now);
         ruling.trace();

@@ -282,17 +282,28 @@ struct JsonEscaped<'a>(&'a mut String);
 
 impl fmt::Write for JsonEscaped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                '\n' => self.0.push_str("\\n"),
-                '\r' => self.0.push_str("\\r"),
-                '\t' => self.0.push_str("\\t"),
-                c if u32::from(c) < 0x20 => write!(self.0, "\\u{:04x}", u32::from(c))?,
-                c => self.0.push(c),
+        // Runs that need no escape (all of a normal value) are copied whole; only `"`, `\`
+        // and control characters, all ASCII, are replaced, so every cut is a char boundary.
+        let mut clean = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                b if b < 0x20 => "",
+                _ => continue,
+            };
+            self.0.push_str(s.get(clean..i).unwrap_or_default());
+            if escape.is_empty() {
+                write!(self.0, "\\u{b:04x}")?;
+            } else {
+                self.0.push_str(escape);
             }
+            clean = i + 1;
         }
+        self.0.push_str(s.get(clean..).unwrap_or_default());
         Ok(())
     }
 }

@@ -1,5 +1,7 @@
-//! Whatever arrives, the authorizer answers and never allows by accident: no input panics,
-//! and nothing but a valid token in a well-formed event is ever allowed.
+//! Whatever arrives, the authorizer answers and never allows by accident. Random bytes and
+//! random header values can never carry a valid signature, so those properties prove that
+//! no input panics and that the refusal has the event kind's shape; the properties that
+//! prove "never allowed" start from a real, valid token and break one thing around it.
 
 use proptest::prelude::*;
 use tessera_authorizer::{AuthorizerOutcome, EventKind, Verdict};
@@ -12,13 +14,13 @@ fn kinds() -> impl Strategy<Value = EventKind> {
 
 proptest! {
     #[test]
-    fn arbitrary_bytes_are_never_allowed(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+    fn arbitrary_bytes_never_panic_and_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let decision = authorizer().decide(&bytes, NOW);
         prop_assert_ne!(decision.verdict, Verdict::Allow);
     }
 
     #[test]
-    fn arbitrary_json_objects_are_never_allowed(
+    fn a_real_token_in_an_event_without_a_valid_arn_is_never_allowed(
         fields in prop::collection::btree_map(
             prop::sample::select(vec![
                 "type", "version", "authorizationToken", "methodArn", "httpMethod", "path",
@@ -30,17 +32,20 @@ proptest! {
                 Just(serde_json::json!("REQUEST")),
                 Just(serde_json::json!("2.0")),
                 Just(serde_json::json!({ "authorization": "Bearer a.b.c" })),
+                Just(serde_json::json!(format!("Bearer {}", valid_token()))),
+                Just(serde_json::json!({ "authorization": format!("Bearer {}", valid_token()) })),
                 Just(serde_json::Value::Null),
             ],
             0..8,
         )
     ) {
+        // No field may hold a valid method or route ARN, so no event here is well-formed.
         let event = serde_json::to_vec(&fields).unwrap();
         prop_assert_ne!(authorizer().decide(&event, NOW).verdict, Verdict::Allow);
     }
 
     #[test]
-    fn arbitrary_authorization_values_are_never_allowed(kind in kinds(), value in ".{0,200}") {
+    fn arbitrary_authorization_values_never_panic_and_get_the_kinds_refusal(kind in kinds(), value in ".{0,200}") {
         let decision = authorizer().decide(&event(kind, Some(&value)), NOW);
         prop_assert!(matches!(decision.verdict, Verdict::Unauthorized(_)));
         if kind == EventKind::HttpV2 {
