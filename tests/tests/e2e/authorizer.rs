@@ -1,18 +1,22 @@
-//! The authorizer binary against every way a request can fail to authenticate (docs/API.md,
-//! "Protected routes without a valid access token" and "Authorizer events"): REST TOKEN and
-//! REQUEST events get the error `Unauthorized` (API Gateway: 401), HTTP API 2.0 events get
-//! `{"isAuthorized": false}`. Hostile tokens are minted from the stack's own key file.
+//! The authorizer as the artefact Lambda runs, under the Runtime API emulator: what only the
+//! process can show. Every event shape through the runtime; a refusal as the runtime reports
+//! it (REST: the error `Unauthorized`, which API Gateway answers 401; HTTP API 2.0:
+//! `{"isAuthorized": false}`); the real clock and the real signature check in the release
+//! build; the key source reloaded for an unknown `kid`; the process surviving garbage; scope
+//! rules from the environment. Every other way a token can fail (alg none, alg confusion,
+//! typ, issuer, audience, nbf, tampering, size, malformed headers) is proven once, in
+//! process, for every event kind: `shared/authorizer/tests/authorizer/reject.rs`.
 
 use serde_json::{Value, json};
 use tessera_e2e::emulator::Outcome;
 use tessera_e2e::events::AuthorizerEvent;
 use tessera_e2e::process::LambdaProcess;
 use tessera_e2e::stack::{Stack, access_claims, now};
-use tessera_token::{Algorithm, KeySet, MAX_TOKEN_BYTES, RefreshClaims, SecretValue};
+use tessera_token::{Algorithm, KeySet, SecretValue};
 
 use crate::helpers::{
     Forger, assert_allowed, assert_rejected_everywhere, assert_unauthenticated, b64,
-    denied_resources, effects, payload, sign_hs256, signing_input, unb64, valid_claims,
+    denied_resources, effects, payload, unb64, valid_claims,
 };
 
 /// The `methodArn` of the sample REST events.
@@ -68,150 +72,11 @@ async fn a_valid_token_is_allowed_in_every_event_shape_with_the_context() {
 }
 
 #[tokio::test]
-async fn a_hand_signed_token_with_a_genuine_header_is_allowed() {
-    // The control for the forged-token tests below: the forger's key and header are the
-    // real ones, so each rejection there is due to the one thing that test changes.
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let forger = Forger::new(&stack);
-
-    let token = forger.sign(&forger.header(), &payload(&valid_claims("profile")));
-
-    for kind in AuthorizerEvent::ALL {
-        let outcome = authorizer
-            .invoke(&kind.bearer(&token).unwrap())
-            .await
-            .unwrap();
-        assert_allowed(kind, &outcome.outcome, "a hand-signed genuine token");
-    }
-}
-
-#[tokio::test]
 async fn a_missing_authorization_header_is_unauthorized() {
     let stack = Stack::start().await.unwrap();
     let authorizer = authorizer(&stack).await;
 
     assert_rejected_everywhere(&authorizer, None, "no Authorization header").await;
-}
-
-#[tokio::test]
-async fn a_malformed_authorization_header_is_unauthorized() {
-    // Given a genuine token, presented in ways RFC 6750 does not allow, and non-tokens
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let token = genuine(&stack, "profile");
-
-    for (case, value) in [
-        ("empty header", String::new()),
-        ("scheme only", "Bearer".to_owned()),
-        ("scheme and space only", "Bearer ".to_owned()),
-        ("basic scheme", format!("Basic {token}")),
-        ("no scheme", token.clone()),
-        ("not a jwt", "Bearer not-a-token".to_owned()),
-        ("two segments", "Bearer abc.def".to_owned()),
-    ] {
-        assert_rejected_everywhere(&authorizer, Some(&value), case).await;
-    }
-}
-
-#[tokio::test]
-async fn alg_none_is_unauthorized() {
-    // Given otherwise valid claims under a header saying the token is unsigned
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let forger = Forger::new(&stack);
-    let claims = payload(&valid_claims("profile"));
-
-    for alg in ["none", "None", "NONE"] {
-        let header = json!({ "alg": alg, "typ": "at+jwt", "kid": forger.kid() });
-        let unsigned = format!("{}.", signing_input(&header, &claims));
-        // With an empty signature, and with the genuine signature of the same input
-        let resigned = format!(
-            "{}.{}",
-            signing_input(&header, &claims),
-            forger.sign(&header, &claims).rsplit('.').next().unwrap()
-        );
-        for token in [unsigned, resigned] {
-            let value = format!("Bearer {token}");
-            assert_rejected_everywhere(&authorizer, Some(&value), &format!("alg {alg}")).await;
-        }
-    }
-}
-
-#[tokio::test]
-async fn alg_confusion_hs256_signed_with_the_public_key_is_unauthorized() {
-    // Given tokens claiming HS256 under the ES256 key's kid, whose HMAC key is the public
-    // key in each form an attacker might guess the verifier uses
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let forger = Forger::new(&stack);
-    let claims = payload(&valid_claims("profile"));
-    let header = json!({ "alg": "HS256", "typ": "at+jwt", "kid": forger.kid() });
-    let jwks = serde_json::to_string(&stack.key_set().unwrap().jwks()).unwrap();
-    let jwk: Value = serde_json::from_str::<Value>(&jwks).unwrap()["keys"][0].clone();
-    let point = forger.public_key();
-    let keys: Vec<(&str, Vec<u8>)> = vec![
-        ("SEC1 point", point.clone()),
-        ("x coordinate", point[1..33].to_vec()),
-        ("JWK text", serde_json::to_vec(&jwk).unwrap()),
-        ("JWKS text", jwks.into_bytes()),
-        ("kid", forger.kid().as_bytes().to_vec()),
-    ];
-
-    for (case, key) in keys {
-        let token = sign_hs256(&key, &header, &claims);
-        let value = format!("Bearer {token}");
-        assert_rejected_everywhere(&authorizer, Some(&value), &format!("HS256 with {case}")).await;
-    }
-}
-
-#[tokio::test]
-async fn a_wrong_typ_is_unauthorized() {
-    // Given genuinely signed tokens whose typ is not at+jwt
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let forger = Forger::new(&stack);
-    let claims = payload(&valid_claims("profile"));
-
-    for typ in [
-        json!("JWT"),
-        json!("rt+jwt"),
-        json!("at+JWT-ish"),
-        Value::Null,
-    ] {
-        let mut header = forger.header();
-        match &typ {
-            Value::Null => {
-                header.as_object_mut().unwrap().remove("typ");
-            }
-            typ => header["typ"] = typ.clone(),
-        }
-        let value = format!("Bearer {}", forger.sign(&header, &claims));
-        assert_rejected_everywhere(&authorizer, Some(&value), &format!("typ {typ}")).await;
-    }
-}
-
-#[tokio::test]
-async fn a_refresh_token_used_as_an_access_token_is_unauthorized() {
-    // Given a genuine refresh token from the stack's keys
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let now = now();
-    let refresh = stack
-        .key_set()
-        .unwrap()
-        .issue_refresh(&RefreshClaims {
-            iss: tessera_e2e::stack::ISSUER.to_owned(),
-            sub: "usr-e2e".to_owned(),
-            sid: "sid-e2e".to_owned(),
-            jti: tessera_token::random_id(),
-            iat: now,
-            exp: now + 3600,
-        })
-        .unwrap();
-
-    let value = format!("Bearer {}", refresh.expose_secret());
-    assert_rejected_everywhere(&authorizer, Some(&value), "a refresh token").await;
 }
 
 #[tokio::test]
@@ -227,37 +92,6 @@ async fn an_expired_token_is_unauthorized() {
 
     let value = format!("Bearer {}", token.expose_secret());
     assert_rejected_everywhere(&authorizer, Some(&value), "expired").await;
-}
-
-#[tokio::test]
-async fn a_token_not_yet_valid_is_unauthorized() {
-    // Given a genuine token whose nbf is beyond the leeway in the future
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let claims = access_claims("usr-e2e", "sid-e2e", "profile", now() + 600);
-
-    let token = stack.key_set().unwrap().issue_access(&claims).unwrap();
-
-    let value = format!("Bearer {}", token.expose_secret());
-    assert_rejected_everywhere(&authorizer, Some(&value), "not yet valid").await;
-}
-
-#[tokio::test]
-async fn a_wrong_issuer_or_audience_is_unauthorized() {
-    // Given genuinely signed tokens for another issuer, and for another audience
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let keys = stack.key_set().unwrap();
-    let mut wrong_iss = valid_claims("profile");
-    wrong_iss.iss = "https://evil.example".to_owned();
-    let mut wrong_aud = valid_claims("profile");
-    wrong_aud.aud = "another-api".to_owned();
-
-    for (case, claims) in [("wrong iss", wrong_iss), ("wrong aud", wrong_aud)] {
-        let token = keys.issue_access(&claims).unwrap();
-        let value = format!("Bearer {}", token.expose_secret());
-        assert_rejected_everywhere(&authorizer, Some(&value), case).await;
-    }
 }
 
 #[tokio::test]
@@ -290,34 +124,6 @@ async fn an_unknown_kid_is_unauthorized() {
 }
 
 #[tokio::test]
-async fn a_tampered_payload_is_unauthorized() {
-    // Given a genuine token whose payload was changed after signing
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let token = genuine(&stack, "profile");
-    let parts: Vec<&str> = token.split('.').collect();
-    let mut claims: Value = serde_json::from_slice(&unb64(parts[1])).unwrap();
-
-    for (field, value) in [
-        ("scope", json!("profile admin")),
-        ("sub", json!("usr-someone-else")),
-        ("exp", json!(claims["exp"].as_i64().unwrap() + 86_400)),
-    ] {
-        let original = claims[field].clone();
-        claims[field] = value;
-        let tampered = format!(
-            "{}.{}.{}",
-            parts[0],
-            b64(&serde_json::to_vec(&claims).unwrap()),
-            parts[2]
-        );
-        claims[field] = original;
-        let value = format!("Bearer {tampered}");
-        assert_rejected_everywhere(&authorizer, Some(&value), &format!("tampered {field}")).await;
-    }
-}
-
-#[tokio::test]
 async fn a_tampered_signature_is_unauthorized() {
     // Given a genuine token whose signature was changed, truncated or dropped
     let stack = Stack::start().await.unwrap();
@@ -339,22 +145,6 @@ async fn a_tampered_signature_is_unauthorized() {
         let value = format!("Bearer {input}.{sig}");
         assert_rejected_everywhere(&authorizer, Some(&value), case).await;
     }
-}
-
-#[tokio::test]
-async fn an_oversized_token_is_unauthorized() {
-    // Given a genuinely signed token that is only wrong in being over 8 KiB
-    let stack = Stack::start().await.unwrap();
-    let authorizer = authorizer(&stack).await;
-    let forger = Forger::new(&stack);
-    let mut claims = payload(&valid_claims("profile"));
-    claims["padding"] = json!("x".repeat(MAX_TOKEN_BYTES));
-
-    let token = forger.sign(&forger.header(), &claims);
-
-    assert!(token.len() > MAX_TOKEN_BYTES);
-    let value = format!("Bearer {token}");
-    assert_rejected_everywhere(&authorizer, Some(&value), "oversized").await;
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 //! hostile tokens by hand from the stack's key file.
 
 use aws_lc_rs::hkdf;
-use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
@@ -255,13 +254,6 @@ pub fn signing_input(header: &Value, payload: &Value) -> String {
     )
 }
 
-/// A compact JWS signed with HMAC-SHA256 under `key`, whatever the header says.
-pub fn sign_hs256(key: &[u8], header: &Value, payload: &Value) -> String {
-    let input = signing_input(header, payload);
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), input.as_bytes());
-    format!("{input}.{}", b64(tag.as_ref()))
-}
-
 /// Signs tokens with the stack's own ES256 access key, derived by hand from the key file's
 /// root secret (HKDF-SHA256, label `tessera access ES256`, as the token crate documents),
 /// so a test can put any header or payload under a genuine signature.
@@ -300,11 +292,6 @@ impl Forger {
             "the hand-derived key is the stack's signing key"
         );
         forger
-    }
-
-    /// The key id the functions know the key by.
-    pub fn kid(&self) -> &str {
-        &self.kid
     }
 
     /// The public key as a SEC1 uncompressed point (`04 || x || y`).
