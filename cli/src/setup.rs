@@ -60,14 +60,17 @@ pub enum CliError {
 /// Structured logs to stderr; `RUST_LOG` filters (default `info`). The lines are written by a
 /// thread of their own: a request formats its access line and moves on, instead of taking
 /// stderr's lock and making a write call on the request path (a fifth of `tessera serve`'s CPU
-/// per request, measured). Nothing is dropped (the queue applies back-pressure when full);
+/// per request, measured), and under load that thread writes many lines per call. Nothing is dropped (the queue applies back-pressure when full);
 /// keep the returned guard alive until exit, which flushes what is queued.
 pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The log thread writes what it finds queued into one buffer and flushes it when the queue
+    // is empty: under load, one `write` carries many lines; when idle, each line goes at once.
+    let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        .finish(stderr);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
