@@ -132,6 +132,11 @@ struct ServeArgs {
     /// limit is 10 MiB).
     #[arg(long, value_name = "BYTES", default_value = "10485760", value_parser = response_bytes)]
     upstream_max_response_bytes: usize,
+    /// Log one line per request to stderr: method, path (never the query), status, latency.
+    /// Off by default, as API Gateway's access logging is; what the use cases decide (logins,
+    /// refreshes, revocations, refused tokens) is logged either way.
+    #[arg(long)]
+    access_log: bool,
 }
 
 /// The longest duration a flag takes: a day.

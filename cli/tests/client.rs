@@ -43,7 +43,7 @@ impl Serve {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--addr", &addr, "--data"])
+            .args(["serve", "--access-log", "--addr", &addr, "--data"])
             .arg(&data)
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -189,7 +189,8 @@ async fn serve_upstream_is_not_called_for_a_bad_token(backend: Backend) {
     );
 }
 
-/// Gives a running server; sends it SIGTERM; expects a graceful exit with code 0.
+/// Gives a running server (no `--access-log`); sends it SIGTERM; expects a graceful exit with
+/// code 0, and no per-request line in what it logged.
 async fn serve_sigterm_exits_gracefully_with_code_0(backend: Backend) {
     let mut server = spawn_serve(backend, &[]).await;
     let user = TestUser::generate(&server).await;
@@ -203,13 +204,21 @@ async fn serve_sigterm_exits_gracefully_with_code_0(backend: Backend) {
         "{}",
         server.stderr()
     );
+    assert!(
+        !server.stderr().contains("status="),
+        "access lines without --access-log:\n{}",
+        server.stderr()
+    );
 }
 
-/// Gives a login, a refresh, /me with the token in the header and in the query string, and
-/// a failed login; expects one log line per request with method, path and status, and
-/// neither token nor password anywhere in stderr.
+/// Gives `--access-log`, a login, a refresh, /me with the token in the header and in the
+/// query string, and a failed login; expects one log line per request with method, path and
+/// status, and neither token nor password anywhere in stderr.
 async fn serve_request_log_has_method_path_status_and_never_a_token(backend: Backend) {
-    let server = spawn_serve(backend, &[]).await;
+    let server = ServeOptions::new(backend)
+        .args(&["--access-log"])
+        .spawn()
+        .await;
     let user = TestUser::generate(&server).await;
     let tokens = user.login(&server).await;
     let next = Tokens::from_reply(&server.refresh(&tokens.refresh).await);

@@ -58,10 +58,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ServiceError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Taken, not cloned: the handler is the caller's only reader.
         parts
             .extensions
-            .get::<Caller>()
-            .cloned()
+            .remove::<Caller>()
             .ok_or(ServiceError::Unauthorized)
     }
 }

@@ -169,8 +169,13 @@ pub fn error_response(err: &ServiceError, request_id: &str) -> Response {
 
 /// A JSON response that no cache may keep (RFC 6749 §5.1): every token endpoint answer,
 /// success or error, and every answer about a user's sessions.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Only maps with string keys and plain values are answered: they always serialise.
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(error) => return error_response(&ServiceError::Internal(format!("json: {error}")), ""),
+    };
+    let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

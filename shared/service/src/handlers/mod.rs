@@ -8,7 +8,6 @@ use axum::Router;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
-use serde_json::json;
 use tracing::Instrument as _;
 
 use crate::context::{Caller, RequestId};
@@ -52,12 +51,23 @@ pub(crate) fn finish(router: Router) -> Router {
 /// `GET /me`: the authorizer context as the integration sees it (docs/API.md). It reads only
 /// the request: the me function needs no key and no store.
 async fn me(id: RequestId, caller: Result<Caller, ServiceError>) -> Response {
+    /// `/me`'s body; fields in the order the contract prints them.
+    #[derive(serde::Serialize)]
+    struct Me<'a> {
+        jti: Option<&'a str>,
+        scope: Option<&'a str>,
+        sid: Option<&'a str>,
+        sub: &'a str,
+    }
     respond(&id, "me", async {
         let c = caller?;
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({ "sub": c.sub, "sid": c.sid, "scope": c.scope, "jti": c.jti }),
-        ))
+        let me = Me {
+            jti: c.jti.as_deref(),
+            scope: c.scope.as_deref(),
+            sid: c.sid.as_deref(),
+            sub: &c.sub,
+        };
+        Ok(json_response(StatusCode::OK, &me))
     })
     .await
 }
