@@ -19,6 +19,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// A request through `tessera serve` allocates a few dozen small objects, freed on another
+/// worker as often as not; glibc's malloc was a tenth of the server's CPU per request
+/// (BENCHMARKS.md), mimalloc's thread-local free lists cost much less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tessera: login, refresh with rotation, logout, sessions and an API Gateway authorizer,
 /// here on one machine.
 #[derive(Parser)]

@@ -1,6 +1,7 @@
 //! API Gateway's authorizer cache, made stricter (see [`AuthorizerCache`]).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, RwLock};
 
 use tessera_authorizer::PolicyResponse;
@@ -23,7 +24,7 @@ const AUTHORIZER_CACHE_ENTRIES: usize = 4096;
 /// cached policy. Keys rotated away stay accepted for at most the TTL, as on AWS.
 pub struct AuthorizerCache {
     ttl: i64,
-    entries: RwLock<HashMap<Box<str>, CachedAnswer>>,
+    entries: RwLock<HashMap<Box<str>, CachedAnswer, TailHashing>>,
 }
 
 struct CachedAnswer {
@@ -50,7 +51,7 @@ impl AuthorizerCache {
     pub(crate) fn with_ttl(ttl: i64) -> Self {
         Self {
             ttl,
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
         }
     }
 
@@ -91,6 +92,35 @@ impl AuthorizerCache {
                 until,
             },
         );
+    }
+}
+
+/// Hashes the last 64 bytes of a key only: an `Authorization` header ends with its token's
+/// signature, distinct for every token, and SipHash over the ~700 bytes before it was a
+/// measurable part of a cached request. Keys are still compared whole, the hash keeps its
+/// per-process random seed, and only verified tokens are ever stored, so no one can fill the
+/// map with colliding keys.
+#[derive(Default)]
+struct TailHashing(RandomState);
+
+impl BuildHasher for TailHashing {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(std::hash::DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let tail = bytes.get(bytes.len().saturating_sub(64)..).unwrap_or(bytes);
+        self.0.write(tail);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
     }
 }
 
