@@ -25,7 +25,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -157,10 +157,6 @@ struct Shared {
     /// When a write last made progress: an answer still going out to a slow reader keeps
     /// an idle connection alive.
     last_write: Instant,
-    /// The task of a read left pending without a deadline. The phase changes outside the
-    /// I/O (an answer is sent), and hyper does not poll the read again by itself, so the
-    /// new deadline's timer would never be armed without this wake-up.
-    reader: Option<Waker>,
 }
 
 impl Clock {
@@ -169,7 +165,6 @@ impl Clock {
         Self(Mutex::new(Shared {
             phase: Phase::Head { since: now },
             last_write: now,
-            reader: None,
         }))
     }
 
@@ -202,36 +197,22 @@ impl Clock {
     }
 
     fn answered(&self) {
-        let reader = {
-            let mut shared = self.lock();
-            shared.phase = Phase::Idle {
-                since: Instant::now(),
-            };
-            shared.reader.take()
-        };
-        if let Some(reader) = reader {
-            reader.wake();
-        }
+        self.set(|_| Phase::Idle {
+            since: Instant::now(),
+        });
     }
 
-    /// The deadline of a read that is about to wait; without one, `cx` is kept so a later
-    /// phase change can wake the read to arm its timer.
-    fn read_deadline(&self, limits: &Limits, cx: &Context<'_>) -> Option<Instant> {
-        let mut shared = self.lock();
-        let deadline = match shared.phase {
-            Phase::Head { since } => Some(since + limits.header_timeout),
-            Phase::Handling => None,
-            Phase::Idle { since } => Some(since.max(shared.last_write) + limits.idle_timeout),
-        };
-        if deadline.is_none()
-            && !shared
-                .reader
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            shared.reader = Some(cx.waker().clone());
+    /// When a read that is about to wait must be woken: the phase's deadline, and whether
+    /// it is a limit (past it, the connection is closed). While a request is with the handler
+    /// there is no limit, only a time to look again: the phase will have changed by then (an
+    /// answer sent wakes nothing; this check, or the next bytes, see it).
+    fn read_deadline(&self, limits: &Limits) -> (Instant, bool) {
+        let shared = self.lock();
+        match shared.phase {
+            Phase::Head { since } => (since + limits.header_timeout, true),
+            Phase::Handling => (Instant::now() + limits.idle_timeout, false),
+            Phase::Idle { since } => (since.max(shared.last_write) + limits.idle_timeout, true),
         }
-        deadline
     }
 }
 
@@ -326,6 +307,7 @@ impl Watched {
                 expire(
                     &mut self.write_timer,
                     since + self.limits.idle_timeout,
+                    true,
                     cx,
                     "the client stopped reading",
                 )
@@ -338,20 +320,31 @@ impl Watched {
     }
 }
 
-/// Pending until `deadline`, then a `TimedOut` error; the timer wakes the task when due.
+/// Pending until `deadline`; then, when it is a `limit`, a `TimedOut` error. The timer wakes
+/// the task when due. A connection's deadline moves on with every request, and moving a
+/// timer takes a lock in the runtime's timer wheel, so the timer is only ever moved earlier
+/// here: one that fires before the real deadline is re-armed to it then.
 fn expire<T>(
     timer: &mut Pin<Box<Sleep>>,
     deadline: Instant,
+    limit: bool,
     cx: &mut Context<'_>,
     what: &'static str,
 ) -> Poll<io::Result<T>> {
-    if timer.deadline() != deadline {
+    if deadline < timer.deadline() {
         timer.as_mut().reset(deadline);
     }
-    match timer.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what))),
-        Poll::Pending => Poll::Pending,
+    while timer.as_mut().poll(cx).is_ready() {
+        if limit && Instant::now() >= deadline {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+        }
+        // Early (or no limit): wait for the real deadline. It is later than now unless it is
+        // a limit already past, which returned above; so the next poll is pending.
+        timer
+            .as_mut()
+            .reset(deadline.max(Instant::now() + Duration::from_millis(1)));
     }
+    Poll::Pending
 }
 
 impl AsyncRead for Watched {
@@ -370,15 +363,16 @@ impl AsyncRead for Watched {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => match this.clock.read_deadline(&this.limits, cx) {
-                None => Poll::Pending,
-                Some(deadline) => expire(
+            Poll::Pending => {
+                let (deadline, limit) = this.clock.read_deadline(&this.limits);
+                expire(
                     &mut this.read_timer,
                     deadline,
+                    limit,
                     cx,
                     "the client sent no request in time",
-                ),
-            },
+                )
+            }
         }
     }
 }
