@@ -71,7 +71,6 @@ ENVIRONMENT = {
     "ACCESS_TOKEN_ALG": ("param", None, "ES256"),
     "KEY_SECRET_ARN": ("ref", "AWS::SecretsManager::Secret"),
     "AUTHORIZER_SCOPE_RULES": ("param", None, ""),
-    "RUST_LOG": ("param", None, None),
     "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": ("literal", "true"),
 }
 
@@ -213,10 +212,22 @@ def check_globals(t: Template, r: Report) -> None:
         isinstance(g.get("MemorySize"), int) and isinstance(g.get("Timeout"), int),
         "globals: MemorySize and Timeout set",
     )
-    r.check(
-        (g.get("LoggingConfig") or {}).get("LogFormat") == "JSON",
-        "globals: LoggingConfig LogFormat JSON",
-    )
+    logging = g.get("LoggingConfig") or {}
+    r.check(logging.get("LogFormat") == "JSON", "globals: LoggingConfig LogFormat JSON")
+    # LogLevel must reach Lambda's own filter (ApplicationLogLevel, which JSON logging
+    # applies and the functions read as AWS_LAMBDA_LOG_LEVEL), every allowed value mapped.
+    level = logging.get("ApplicationLogLevel")
+    find = level.get("Fn::FindInMap") if isinstance(level, dict) else None
+    ok = False
+    if isinstance(find, list) and len(find) == 3:
+        table = (t.doc.get("Mappings") or {}).get(find[0]) or {}
+        param = ref_name(find[1])
+        allowed = (t.parameters.get(param or "") or {}).get("AllowedValues") or []
+        lambda_levels = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+        ok = bool(allowed) and all(
+            (table.get(v) or {}).get(find[2]) in lambda_levels for v in allowed
+        )
+    r.check(ok, "globals: ApplicationLogLevel mapped from the LogLevel parameter", repr(level))
 
 
 def check_environment(t: Template, r: Report) -> None:
@@ -338,7 +349,17 @@ def check_api(t: Template, r: Report) -> None:
                     repr(ev["auth"]))
     r.check(default in (None, "NONE"), "api: no default authorizer (each route names its own)", repr(default))
 
+    r.check(props.get("AlwaysDeploy") is True,
+            "api: AlwaysDeploy (a gateway response or CORS change reaches the stage)",
+            repr(props.get("AlwaysDeploy")))
     gr = props.get("GatewayResponses") or {}
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = ((gr.get(kind) or {}).get("ResponseParameters") or {}).get("Headers") or {}
+        exposed = [v for v, _ in branches(headers.get("Access-Control-Expose-Headers"))
+                   if isinstance(v, str) and "WWW-Authenticate" in v]
+        r.check(bool(exposed) and "Access-Control-Allow-Origin" in headers,
+                f"api: {kind} lets a browser read WWW-Authenticate when CORS is on",
+                repr(headers.get("Access-Control-Expose-Headers")))
     unauth = gr.get("UNAUTHORIZED") or {}
     header = ((unauth.get("ResponseParameters") or {}).get("Headers") or {}).get("WWW-Authenticate")
     r.check(
@@ -608,6 +629,15 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "401 without the challenge header": lambda d: next(
         r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
     )["Properties"]["GatewayResponses"]["UNAUTHORIZED"]["ResponseParameters"]["Headers"].pop("WWW-Authenticate"),
+    "stage changes never deployed": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"].pop("AlwaysDeploy"),
+    "401 challenge hidden from browsers": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"]["GatewayResponses"]["UNAUTHORIZED"]["ResponseParameters"]["Headers"].pop(
+        "Access-Control-Expose-Headers"),
+    "LogLevel never reaches Lambda": lambda d: d["Globals"]["Function"]["LoggingConfig"].pop(
+        "ApplicationLogLevel"),
     "binary named bootstrap": lambda d: _fn(d, "tessera-me")["Metadata"]["BuildProperties"].update(
         {"Binary": "bootstrap"}),
 }

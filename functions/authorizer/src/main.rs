@@ -8,7 +8,8 @@
 //! the Parameters and Secrets Lambda Extension on the first event (the extension does not
 //! answer during init). No AWS SDK, no TLS stack, no DynamoDB in this binary.
 //!
-//! Fails closed: a bad token is the error `Unauthorized` (401) or `isAuthorized: false`;
+//! Fails closed: a bad token is the error `Unauthorized` (401, logged once at INFO with its
+//! reason, never as an ERROR) or `isAuthorized: false`;
 //! missing keys, an event that is not JSON or a panic become a function error, which API
 //! Gateway answers with 500, never with an allow.
 //!
@@ -18,11 +19,11 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use tessera_authorizer::keyring::KeyedAuthorizer;
-use tessera_lambda::{StartError, init_tracing};
+use tessera_lambda::{StartError, init_tracing_with_refusal};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), StartError> {
-    init_tracing();
+    init_tracing_with_refusal(tessera_authorizer::UNAUTHORIZED);
     let authorizer = KeyedAuthorizer::from_env().await?;
     // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
     let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {

@@ -250,7 +250,7 @@ fn write_log_line(ruling: &Ruling, format: LogFormat, request_id: &str) {
 }
 
 /// Why the function answers with an error instead of a body.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum AnswerError {
     /// No valid token: API Gateway answers 401. The message is exactly `Unauthorized`.
     #[error(transparent)]
@@ -258,4 +258,16 @@ pub enum AnswerError {
     /// No keys to decide with: API Gateway answers 500.
     #[error(transparent)]
     Keys(#[from] KeysUnavailable),
+}
+
+// `lambda_runtime` logs a handler error by its Debug text: a refusal must read exactly
+// `Unauthorized`, so that `tessera_lambda::init_tracing_with_refusal` can tell it from an
+// operator's problem.
+impl std::fmt::Debug for AnswerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerError::Unauthorized(_) => f.write_str(crate::UNAUTHORIZED),
+            AnswerError::Keys(keys) => f.debug_tuple("Keys").field(keys).finish(),
+        }
+    }
 }

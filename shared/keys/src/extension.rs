@@ -13,8 +13,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tessera_token::SecretValue;
+use tracing::warn;
 
 use crate::{KeysError, Versions};
 
@@ -23,7 +25,7 @@ pub const DEFAULT_PORT: u16 = 2773;
 
 /// How long one request to the extension may take (it fetches from Secrets Manager on a
 /// cache miss).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The largest answer read: a secret value is a few KiB at most (an RSA key in PEM).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -100,20 +102,46 @@ impl SecretsExtension {
         )))
     }
 
-    /// Reads `AWSCURRENT` and, when the secret was ever rotated, `AWSPREVIOUS`.
+    /// Reads `AWSCURRENT` (mandatory) and, when the secret was ever rotated, `AWSPREVIOUS`.
     pub async fn fetch(&self) -> Result<Versions, KeysError> {
         let (current, previous) = tokio::join!(self.stage("AWSCURRENT"), self.stage("AWSPREVIOUS"));
-        let current = current?.ok_or_else(|| {
-            KeysError::SecretsManager("AWSCURRENT: the secret has no current version".into())
-        })?;
+        let current = match current? {
+            Stage::Value(Some(current)) => current,
+            Stage::Value(None) => {
+                return Err(KeysError::SecretsManager(
+                    "AWSCURRENT: the secret has no current version".into(),
+                ));
+            }
+            Stage::Refused(status) => {
+                return Err(KeysError::SecretsManager(format!(
+                    "AWSCURRENT: the extension answered http {status}"
+                )));
+            }
+        };
+        // A secret never rotated has no AWSPREVIOUS, and the extension relays Secrets
+        // Manager's error for it in words no document fixes: any refusal means "no previous
+        // version". Only an unreachable or silent extension is an error, as for AWSCURRENT.
+        let previous = match previous? {
+            Stage::Value(previous) => previous,
+            Stage::Refused(status) => {
+                if !PREVIOUS_REFUSAL_WARNED.swap(true, Ordering::Relaxed) {
+                    warn!(
+                        status,
+                        "AWSPREVIOUS could not be read: no previous key version (expected \
+                         until the secret is first rotated)"
+                    );
+                }
+                None
+            }
+        };
         Ok(Versions {
             current: SecretValue::new(current),
-            previous: previous?.into_iter().map(SecretValue::new).collect(),
+            previous: previous.into_iter().map(SecretValue::new).collect(),
         })
     }
 
-    /// One version stage's secret string; `None` when the stage does not exist.
-    async fn stage(&self, stage: &'static str) -> Result<Option<String>, KeysError> {
+    /// What the extension answered for one version stage.
+    async fn stage(&self, stage: &'static str) -> Result<Stage, KeysError> {
         let fail = |what: String| KeysError::SecretsManager(format!("{stage}: {what}"));
         let uri = format!(
             "{}/secretsmanager/get?secretId={}&versionStage={stage}",
@@ -134,23 +162,28 @@ impl SecretsExtension {
             .await
             .map_err(|e| fail(format!("unreadable answer: {e}")))?
             .to_bytes();
-        if status.is_success() {
-            let answer: Answer = serde_json::from_slice(&body)
-                .map_err(|_| fail("the answer is not a GetSecretValue document".into()))?;
-            return Ok(answer.secret_string);
+        if !status.is_success() {
+            // The body is Secrets Manager's error message; it is not echoed: the status says
+            // enough, and the caller decides what a refusal means for this stage.
+            return Ok(Stage::Refused(status.as_u16()));
         }
-        // The extension relays Secrets Manager's error; a stage that was never created is
-        // the one expected failure (no rotation yet). The body is an error message, but it
-        // is not echoed: the status says enough.
-        if String::from_utf8_lossy(&body).contains("ResourceNotFoundException") {
-            return Ok(None);
-        }
-        Err(fail(format!(
-            "the extension answered http {}",
-            status.as_u16()
-        )))
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| fail("the answer is not a GetSecretValue document".into()))?;
+        Ok(Stage::Value(answer.secret_string))
     }
 }
+
+/// The extension's answer for one version stage.
+enum Stage {
+    /// 2xx: the stage's secret string (`None` for a binary secret).
+    Value(Option<String>),
+    /// Any other status.
+    Refused(u16),
+}
+
+/// Set once the missing AWSPREVIOUS has been reported: a fresh stack would otherwise warn
+/// at every key reload until its first rotation.
+static PREVIOUS_REFUSAL_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.
 fn percent_encode(text: &str) -> String {

@@ -42,6 +42,11 @@ async fn get(
     }
     let stage = query.get("versionStage").map(String::as_str).unwrap_or("");
     match fake.stages.get(stage) {
+        // A stage the test wants refused with this status and an unexpected message.
+        Some(value) if value.starts_with("refuse:") => {
+            let status = value.trim_start_matches("refuse:").parse::<u16>().unwrap();
+            (StatusCode::from_u16(status).unwrap(), "an error worded in a new way").into_response()
+        }
         Some(value) => axum::Json(serde_json::json!({
             "ARN": ARN, "Name": "tessera/keys", "SecretString": value,
             "VersionStages": [stage], "VersionId": "v1",
@@ -99,6 +104,32 @@ async fn a_secret_never_rotated_has_no_previous_version() {
         .unwrap();
 
     assert!(versions.previous.is_empty());
+}
+
+#[tokio::test]
+async fn any_refusal_of_awsprevious_means_no_previous_version_but_awscurrent_is_mandatory() {
+    let current = root();
+    for status in ["refuse:400", "refuse:403", "refuse:404", "refuse:500"] {
+        let endpoint = fake_extension(&[("AWSCURRENT", &current), ("AWSPREVIOUS", status)]).await;
+
+        let versions = SecretsExtension::new(endpoint, ARN, TOKEN)
+            .fetch()
+            .await
+            .unwrap();
+
+        assert!(versions.previous.is_empty(), "{status}");
+        assert!(versions.key_set(Algorithm::Es256).is_ok(), "{status}");
+    }
+
+    let endpoint = fake_extension(&[("AWSCURRENT", "refuse:500"), ("AWSPREVIOUS", &current)]).await;
+    let err = SecretsExtension::new(endpoint, ARN, TOKEN)
+        .fetch()
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("AWSCURRENT"), "{err}");
+    assert!(err.to_string().contains("http 500"), "{err}");
+    assert!(!err.to_string().contains("worded"), "{err}");
 }
 
 #[tokio::test]

@@ -40,24 +40,81 @@ impl<E: fmt::Display> From<E> for StartError {
 /// level, not `EnvFilter` directives, which spares every function a regex engine (about
 /// 250 KiB of each artefact) for a filter Lambda only ever sets to a level.
 pub fn init_tracing() {
+    install(None);
+}
+
+/// [`init_tracing`] for a function whose refusals are errors by protocol: the authorizer
+/// answers a bad token with the error `Unauthorized` (API Gateway's 401). `lambda_runtime`
+/// logs every handler error at ERROR, so each token refused anywhere on the internet would
+/// page an operator; its line for an error whose text is exactly `refusal` is dropped. The
+/// function logs the refusal itself, once, at INFO, with its reason. Every other error, a
+/// panic included, stays at ERROR.
+pub fn init_tracing_with_refusal(refusal: &'static str) {
+    install(Some(refusal));
+}
+
+fn install(refusal: Option<&'static str>) {
     use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let var = |name| std::env::var(name).ok();
     let level = var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|| var("RUST_LOG"))
         .and_then(|level| level.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let logs = tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
-        .with_max_level(level)
         .with_writer(std::io::stdout);
+    let logs = tracing_subscriber::registry()
+        .with(level)
+        .with(refusal.map(|message| RefusalIsNotAnError { message }));
     // A subscriber already installed (a test's) stays: `try_init`, and nothing to report.
     let _ = if json {
-        logs.json().try_init()
+        logs.with(lines.json()).try_init()
     } else {
-        logs.try_init()
+        logs.with(lines).try_init()
     };
+}
+
+/// Vetoes `lambda_runtime`'s ERROR line for a handler error that is a refusal (see
+/// [`init_tracing_with_refusal`]).
+struct RefusalIsNotAnError {
+    message: &'static str,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RefusalIsNotAnError {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || !meta.target().starts_with("lambda_runtime") {
+            return true;
+        }
+        let mut text = MessageIs {
+            expected: self.message,
+            matches: false,
+        };
+        event.record(&mut text);
+        !text.matches
+    }
+}
+
+/// Whether an event's `message` field reads exactly `expected`.
+struct MessageIs {
+    expected: &'static str,
+    matches: bool,
+}
+
+impl tracing::field::Visit for MessageIs {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.matches = format!("{value:?}") == self.expected;
+        }
+    }
 }
 
 #[cfg(feature = "aws")]

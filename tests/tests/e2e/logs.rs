@@ -90,3 +90,40 @@ async fn no_token_password_or_key_appears_in_any_function_log_across_the_full_fl
         }
     }
 }
+
+#[tokio::test]
+async fn a_refused_token_is_logged_once_at_info_with_its_reason_and_never_as_an_error() {
+    // Given the authorizer as Lambda runs it
+    let stack = tessera_e2e::stack::Stack::start().await.unwrap();
+    let authorizer = stack.spawn("tessera-authorizer").await.unwrap();
+
+    // When a bad token arrives in every event shape, then an event that is not JSON at all
+    // (whose WARN line, written after the others, marks the end of what to read)
+    for kind in AuthorizerEvent::ALL {
+        let event = kind.bearer("not-a-token").unwrap();
+        authorizer.invoke(&event).await.unwrap();
+    }
+    authorizer.invoke_raw(b"[]".to_vec()).await.unwrap();
+    let mut logs = authorizer.logs();
+    for _ in 0..500 {
+        if logs.iter().any(|l| l.contains("not a json object")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        logs = authorizer.logs();
+    }
+
+    // Then each refusal is one INFO line with its reason, and no line is an ERROR: an alarm
+    // on ERROR must not fire for every bad token on the internet
+    let refusals: Vec<_> = logs
+        .iter()
+        .filter(|l| l.contains("request denied"))
+        .collect();
+    assert_eq!(refusals.len(), AuthorizerEvent::ALL.len(), "{logs:#?}");
+    assert!(refusals.iter().all(|l| l.contains("INFO")), "{refusals:#?}");
+    assert!(
+        refusals.iter().all(|l| l.contains("reason")),
+        "{refusals:#?}"
+    );
+    assert!(!logs.iter().any(|l| l.contains("ERROR")), "{logs:#?}");
+}
