@@ -172,10 +172,11 @@ impl LockoutPolicy {
         if self.is_forgotten(counter, now) {
             return None;
         }
-        let until = counter
-            .last_at
-            .saturating_add(self.delay_secs(counter.attempts)?);
-        (until > now).then(|| u64::try_from(until - now).unwrap_or(1).max(1))
+        let delay = self.delay_secs(counter.attempts)?;
+        let until = counter.last_at.saturating_add(delay);
+        // A request that read the clock just before the attempt that locked (a second boundary
+        // crossed between the two) would otherwise be told more than the whole delay.
+        (until > now).then(|| u64::try_from((until - now).min(delay)).unwrap_or(1).max(1))
     }
 
     /// Judges one more attempt against the counter as stored: admitted with the new count, or
@@ -457,6 +458,18 @@ mod tests {
                 retry_after_secs: 1
             }
         );
+    }
+
+    #[test]
+    fn a_clock_read_before_the_locking_attempt_is_never_told_more_than_the_delay() {
+        let policy = LockoutPolicy::default();
+        let locked = LoginAttempts {
+            attempts: 5,
+            last_at: 1001,
+        };
+        assert_eq!(policy.locked_for(&locked, 1000), Some(30));
+        assert_eq!(policy.locked_for(&locked, 1001), Some(30));
+        assert_eq!(policy.locked_for(&locked, 1002), Some(29));
     }
 
     #[test]
