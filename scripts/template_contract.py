@@ -5,8 +5,9 @@ cfn-lint proves the template is valid CloudFormation/SAM. The routes and the fun
 checked in Rust against the one route table (shared/service/tests/template.rs). This proves
 the rest of *our* template: how each function is built, its environment, least-privilege IAM
 per function, the authorizer and gateway responses, the table and secret set up to survive a
-`sam delete`, and no output that leaks the root secret. It prints one line per check and exits
-1 if any check fails.
+`sam delete`, no output that leaks the root secret, the extension layer of every region and
+architecture, the alarms and the dashboard. It prints one line per check and exits 1 if any
+check fails.
 
     python3 scripts/template_contract.py [template.yaml]
     python3 scripts/template_contract.py --self-test   # proves each check catches its defect
@@ -54,7 +55,7 @@ DYNAMO = {
 SECRET_READERS = {"tessera-login", "tessera-refresh", "tessera-logout", "tessera-jwks", "tessera-authorizer"}
 
 # Environment variable -> what it must be set from: ("param", name, default) / ("ref", type) /
-# ("literal", value) / ("set",) for any value.
+# ("literal", value) / ("pseudo", pseudo parameter) / ("set",) for any value.
 ENVIRONMENT = {
     "TABLE_NAME": ("ref", "AWS::DynamoDB::Table"),
     "ISSUER": ("param", None, None),
@@ -72,10 +73,61 @@ ENVIRONMENT = {
     "KEY_SECRET_ARN": ("ref", "AWS::SecretsManager::Secret"),
     "AUTHORIZER_SCOPE_RULES": ("param", None, ""),
     "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": ("literal", "true"),
+    # The Stack dimension of the functions' metrics: the alarms and the dashboard select on it.
+    "METRICS_STACK": ("pseudo", "AWS::StackName"),
 }
 
 REQUIRED_OUTPUTS = ["ApiUrl", "JwksUrl", "Issuer", "TableName", "SecretArn"]
 GSI = "by_user"
+
+# The functions' own metrics (embedded metric format): namespace, and the Outcome values of
+# Requests per UseCase, as shared/metrics (UseCase::outcomes) emits them. The dashboard must
+# show every one, or an outcome happens where nobody looks.
+METRICS_NAMESPACE = "Tessera"
+OUTCOMES = {
+    "authorizer": ["allow", "deny", "unauthorized", "error"],
+    "login": ["success", "failure", "locked", "unavailable", "error"],
+    "refresh": ["rotated", "grace_replay", "reuse_detected", "expired", "revoked", "invalid", "unavailable", "error"],
+    "logout": ["revoked", "nothing", "unavailable", "error"],
+    "revocation": ["session", "all", "nothing", "unavailable", "error"],
+    "keys": ["reloaded", "reload_failed"],
+}
+
+# The AWS Parameters and Secrets Lambda Extension layer, per architecture (Architecture value).
+EXTENSION_LAYER = {
+    "arm64": "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64",
+    "x86_64": "AWS-Parameters-and-Secrets-Lambda-Extension",
+}
+EXTENSION_LAYER_OVERRIDE = "SecretsExtensionLayerArn"
+
+# Alarms exist only when one of these is set; the email alone gets a topic of the stack's own.
+ALARM_EMAIL = "AlarmEmail"
+ALARM_TOPIC = "AlarmTopicArn"
+# Logical id -> the metric it watches. Dimension values: ("stack",) the stack name,
+# ("function", binary) a Ref to that function, ("api", property) the API's own property,
+# ("table",) a Ref to the table. threshold: a number, or ("param", default).
+ALARMS: dict[str, dict[str, Any]] = {
+    "ReuseDetectedAlarm": {
+        "metric": (METRICS_NAMESPACE, "Requests"),
+        "dims": {"Stack": ("stack",), "UseCase": "refresh", "Outcome": "reuse_detected"},
+        "period": 300, "threshold": ("param", 5),
+    },
+    "AuthorizerErrorsAlarm": {
+        "metric": ("AWS/Lambda", "Errors"),
+        "dims": {"FunctionName": ("function", "tessera-authorizer")},
+        "period": 60, "threshold": 1,
+    },
+    "Api5xxAlarm": {
+        "metric": ("AWS/ApiGateway", "5XXError"),
+        "dims": {"ApiName": ("api", "Name"), "Stage": ("api", "StageName")},
+        "period": 60, "threshold": 1,
+    },
+    "TableThrottleAlarm": {
+        "math": [("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents")],
+        "dims": {"TableName": ("table",)},
+        "period": 60, "threshold": 1,
+    },
+}
 
 # --------------------------------------------------------------------------------------------
 # Reporting
@@ -189,6 +241,103 @@ class Template:
         return (self.parameters.get(name) or {}).get("Default")
 
 
+class Unresolvable(Exception):
+    """An intrinsic the evaluator cannot (or, as the template stands, could not) resolve."""
+
+
+class Evaluator:
+    """What CloudFormation would make of a value for one set of parameters and one region.
+
+    Resolves Ref (parameters and pseudo parameters), the condition functions, Fn::If,
+    Fn::FindInMap and Fn::Sub; a Ref to a resource stays {"Ref": id}, and a resource in Fn::Sub
+    becomes "RES_<id>" (with ".Attr" if any). Enough to ask "which layer, which topic, which
+    dimension value" without deploying.
+    """
+
+    STACK = "stack-under-test"
+
+    def __init__(self, t: Template, values: dict[str, str] | None = None, region: str = "us-east-1") -> None:
+        self.t = t
+        self.values: dict[str, str] = {
+            name: "" if p.get("Default") is None else str(p.get("Default"))
+            for name, p in t.parameters.items() if isinstance(p, dict)
+        }
+        self.values.update(values or {})
+        self.values.update({
+            "AWS::Region": region, "AWS::StackName": self.STACK, "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+        })
+        self.conditions: dict[str, Any] = t.doc.get("Conditions") or {}
+        self.mappings: dict[str, Any] = t.doc.get("Mappings") or {}
+
+    def condition(self, name: Any, seen: tuple[str, ...] = ()) -> bool:
+        if not isinstance(name, str) or name in seen or name not in self.conditions:
+            raise Unresolvable(f"condition {name!r}")
+        return bool(self.value(self.conditions[name], seen + (name,)))
+
+    def exists(self, logical_id: str) -> bool:
+        res = self.t.resources.get(logical_id)
+        if not isinstance(res, dict):
+            return False
+        return "Condition" not in res or self.condition(res["Condition"])
+
+    def value(self, v: Any, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(v, list):
+            return [self.value(i, seen) for i in v]
+        if not (isinstance(v, dict) and len(v) == 1):
+            return v
+        (fn, a), = v.items()
+        if fn == "Ref":
+            if a in self.values:
+                return self.values[a]
+            if a in self.t.resources or a == "AWS::NoValue":
+                return v
+            raise Unresolvable(f"Ref {a!r}")
+        if fn == "Condition":
+            return self.condition(a, seen)
+        if fn in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::If", "Fn::FindInMap") and not isinstance(a, list):
+            raise Unresolvable(fn)
+        if fn == "Fn::Equals":
+            x, y = (self.value(i, seen) for i in a)
+            return str(x) == str(y)
+        if fn == "Fn::Not":
+            return not self.value(a[0], seen)
+        if fn == "Fn::And":
+            return all(self.value(i, seen) for i in a)
+        if fn == "Fn::Or":
+            return any(self.value(i, seen) for i in a)
+        if fn == "Fn::If":
+            return self.value(a[1] if self.condition(a[0], seen) else a[2], seen)
+        if fn == "Fn::FindInMap":
+            keys = [self.value(i, seen) for i in a]
+            try:
+                return self.mappings[keys[0]][keys[1]][keys[2]]
+            except (KeyError, TypeError, IndexError):
+                raise Unresolvable(f"Fn::FindInMap {keys}") from None
+        if fn == "Fn::Sub":
+            return self.sub(a, seen)
+        return v
+
+    def sub(self, a: Any, seen: tuple[str, ...] = ()) -> str:
+        text, local = (a[0], a[1]) if isinstance(a, list) and len(a) == 2 else (a, {})
+        if not isinstance(text, str) or not isinstance(local, dict):
+            raise Unresolvable("Fn::Sub")
+
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in local:
+                return str(self.value(local[name], seen))
+            if name in self.values:
+                return self.values[name]
+            if name.split(".")[0] in self.t.resources:
+                return f"RES_{name}"
+            raise Unresolvable(f"${{{name}}} in Fn::Sub")
+
+        return re.sub(r"\$\{([^}]*)\}", one, text)
+
+
 # --------------------------------------------------------------------------------------------
 # Checks
 # --------------------------------------------------------------------------------------------
@@ -228,6 +377,14 @@ def check_globals(t: Template, r: Report) -> None:
             (table.get(v) or {}).get(find[2]) in lambda_levels for v in allowed
         )
     r.check(ok, "globals: ApplicationLogLevel mapped from the LogLevel parameter", repr(level))
+    # The metric lines (EMF) have no level, which Lambda's filter takes for INFO: a level
+    # less verbose than INFO would drop every metric.
+    allowed = set((t.parameters.get("LogLevel") or {}).get("AllowedValues") or [])
+    r.check(
+        bool(allowed) and allowed <= {"info", "debug", "trace"},
+        "globals: LogLevel cannot filter out the metric lines (INFO)",
+        repr(sorted(allowed)),
+    )
 
 
 def check_environment(t: Template, r: Report) -> None:
@@ -245,6 +402,8 @@ def check_environment(t: Template, r: Report) -> None:
             target = ref_name(value)
             ok = target is not None and (t.resources.get(target) or {}).get("Type") == rule[1]
             r.check(ok, f"{what} = Ref to the {rule[1]}", repr(value))
+        elif kind == "pseudo":
+            r.check(ref_name(value) == rule[1], f"{what} = Ref {rule[1]}", repr(value))
         else:
             param = ref_name(value)
             if param is None or param not in t.parameters:
@@ -563,6 +722,300 @@ def check_outputs(t: Template, r: Report) -> None:
     r.check(not leaks, "outputs: none exposes the secret value", ", ".join(sorted(set(leaks))))
 
 
+def check_extension_layer(t: Template, r: Report) -> None:
+    """The authorizer's extension layer: the mapping's, by region and architecture, unless overridden."""
+    auth = t.functions().get("tessera-authorizer")
+    if not r.check(auth is not None, "layers: the authorizer function exists"):
+        return
+    lid, res = auth
+    layers = (res.get("Properties") or {}).get("Layers")
+    if not r.check(isinstance(layers, list) and len(layers) == 1, f"layers: {lid} has one layer", repr(layers)):
+        return
+    layer = layers[0]
+    override = t.parameters.get(EXTENSION_LAYER_OVERRIDE) or {}
+    r.check(override.get("Default") == "",
+            f"layers: {EXTENSION_LAYER_OVERRIDE} defaults to empty (the mapping's layer)",
+            repr(override.get("Default")))
+    maps = {n["Fn::FindInMap"][0] for n in walk(layer)
+            if isinstance(n, dict) and isinstance(n.get("Fn::FindInMap"), list) and n["Fn::FindInMap"]}
+    if not r.check(len(maps) == 1 and next(iter(maps)) in (t.doc.get("Mappings") or {}),
+                   f"layers: {lid} takes its layer from one mapping", f"mappings {sorted(maps)}"):
+        return
+    name = next(iter(maps))
+    table = (t.doc.get("Mappings") or {})[name]
+    archs = (t.parameters.get("Architecture") or {}).get("AllowedValues") or []
+    r.check(sorted(archs) == sorted(EXTENSION_LAYER) and "us-east-1" in table,
+            f"layers: {name} covers us-east-1, Architecture is one of {sorted(EXTENSION_LAYER)}",
+            f"{len(table)} regions, architectures {archs}")
+
+    missing, wrong_region, wrong_name, not_mapping, accounts = [], [], [], [], []
+    pattern = re.compile(r"arn:aws:lambda:([a-z0-9-]+):([0-9]{12}):layer:([A-Za-z0-9-]+):([0-9]+)")
+    for region in sorted(table):
+        owners = set()
+        for arch in archs:
+            ev = Evaluator(t, {EXTENSION_LAYER_OVERRIDE: "", "Architecture": arch}, region)
+            try:
+                arn = ev.value(layer)
+            except Unresolvable as e:
+                missing.append(f"{region} {arch} ({e})")
+                continue
+            m = pattern.fullmatch(arn) if isinstance(arn, str) else None
+            if m is None or m.group(1) != region:
+                wrong_region.append(f"{region} {arch}: {arn}")
+                continue
+            if m.group(3) != EXTENSION_LAYER.get(arch):
+                wrong_name.append(f"{region} {arch}: {m.group(3)}")
+            if arn not in (table[region] or {}).values():
+                not_mapping.append(f"{region} {arch}")
+            owners.add(m.group(2))
+        if len(owners) > 1:
+            accounts.append(region)
+    r.check(not missing, f"layers: every region in {name} has a layer for each architecture", "; ".join(missing))
+    r.check(not wrong_region, f"layers: every {name} ARN is a layer ARN of its own region", "; ".join(wrong_region))
+    r.check(not wrong_name, "layers: arm64 uses the -Arm64 layer, x86_64 the other",
+            "; ".join(wrong_name))
+    r.check(not accounts, "layers: both architectures of a region come from one AWS account", ", ".join(accounts))
+    r.check(not not_mapping, f"layers: with {EXTENSION_LAYER_OVERRIDE} empty, {lid} uses {name}",
+            "; ".join(not_mapping))
+    pinned = "arn:aws:lambda:us-east-1:123456789012:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:1"
+    try:
+        got = [Evaluator(t, {EXTENSION_LAYER_OVERRIDE: pinned, "Architecture": a}, reg).value(layer)
+               for a in archs for reg in ("us-east-1", next(iter(sorted(table)), "us-east-1"))]
+    except Unresolvable as e:
+        got = [str(e)]
+    r.check(all(g == pinned for g in got), f"layers: {EXTENSION_LAYER_OVERRIDE} overrides {name}", repr(got[:2]))
+
+
+def _metric_dims(dims: Any, ev: Evaluator) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for d in as_list(dims or []):
+        if isinstance(d, dict):
+            out[str(d.get("Name"))] = ev.value(d.get("Value"))
+    return out
+
+
+def _expected_dims(t: Template, spec: dict[str, Any], ev: Evaluator) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    apis = t.of_type("AWS::Serverless::Api")
+    for name, rule in spec.items():
+        if isinstance(rule, str):
+            out[name] = rule
+        elif rule[0] == "stack":
+            out[name] = ev.value({"Fn::Sub": "${AWS::StackName}"})
+        elif rule[0] == "function":
+            out[name] = {"Ref": (t.functions().get(rule[1]) or ("?", None))[0]}
+        elif rule[0] == "api":
+            api = next(iter(apis.values()), {})
+            out[name] = ev.value((api.get("Properties") or {}).get(rule[1]))
+        elif rule[0] == "table":
+            out[name] = {"Ref": next(iter(t.of_type("AWS::DynamoDB::Table")), "?")}
+    return out
+
+
+def check_alarms(t: Template, r: Report) -> None:
+    for p in (ALARM_EMAIL, ALARM_TOPIC):
+        r.check((t.parameters.get(p) or {}).get("Default") == "", f"alarms: parameter {p}, empty by default")
+    topic_arn = "arn:aws:sns:us-east-1:123456789012:on-call"
+    scenarios = {
+        "neither": {ALARM_EMAIL: "", ALARM_TOPIC: ""},
+        "email": {ALARM_EMAIL: "ops@example.com", ALARM_TOPIC: ""},
+        "topic": {ALARM_EMAIL: "", ALARM_TOPIC: topic_arn},
+        "both": {ALARM_EMAIL: "ops@example.com", ALARM_TOPIC: topic_arn},
+    }
+    evs = {k: Evaluator(t, v) for k, v in scenarios.items()}
+    topics = t.of_type("AWS::SNS::Topic")
+
+    def existing_topics(ev: Evaluator) -> list[str]:
+        return [lid for lid in topics if ev.exists(lid)]
+
+    try:
+        made = {k: existing_topics(ev) for k, ev in evs.items()}
+        ok = not made["neither"] and len(made["email"]) == 1 and not made["topic"] and not made["both"]
+    except Unresolvable as e:
+        made, ok = {"error": str(e)}, False
+    r.check(ok, f"alarms: an SNS topic is created only for {ALARM_EMAIL} without {ALARM_TOPIC}", repr(made))
+
+    # Where the alarms notify in each scenario: the stack's topic or the given one.
+    def destination(k: str) -> Any:
+        return {"Ref": made["email"][0]} if k == "email" and made.get("email") else topic_arn
+
+    subscribed = []
+    for k in ("email", "both"):
+        ev = evs[k]
+        for lid, sub in t.of_type("AWS::SNS::Subscription").items():
+            try:
+                p = sub.get("Properties") or {}
+                if (ev.exists(lid) and p.get("Protocol") == "email"
+                        and ev.value(p.get("Endpoint")) == scenarios[k][ALARM_EMAIL]
+                        and ev.value(p.get("TopicArn")) == destination(k)):
+                    subscribed.append(k)
+            except Unresolvable:
+                pass
+        for lid, topic in topics.items():
+            for sub in as_list((topic.get("Properties") or {}).get("Subscription") or []):
+                try:
+                    if (ev.exists(lid) and isinstance(sub, dict) and sub.get("Protocol") == "email"
+                            and ev.value(sub.get("Endpoint")) == scenarios[k][ALARM_EMAIL]
+                            and destination(k) == {"Ref": lid}):
+                        subscribed.append(k)
+                except Unresolvable:
+                    pass
+    r.check(sorted(set(subscribed)) == ["both", "email"],
+            f"alarms: {ALARM_EMAIL} is subscribed to the topic the alarms notify", repr(sorted(set(subscribed))))
+
+    for lid, spec in ALARMS.items():
+        res = t.resources.get(lid)
+        if not r.check(isinstance(res, dict) and res.get("Type") == "AWS::CloudWatch::Alarm",
+                       f"alarms: {lid} is an AWS::CloudWatch::Alarm"):
+            continue
+        try:
+            exists = {k: ev.exists(lid) for k, ev in evs.items()}
+        except Unresolvable as e:
+            exists = {"error": str(e)}
+        r.check(exists == {"neither": False, "email": True, "topic": True, "both": True},
+                f"alarms: {lid} exists only with {ALARM_EMAIL} or {ALARM_TOPIC}", repr(exists))
+        props = res.get("Properties") or {}
+        wrong = []
+        for k in ("email", "topic", "both"):
+            for key in ("AlarmActions", "OKActions"):
+                try:
+                    got = evs[k].value(props.get(key))
+                except Unresolvable as e:
+                    got = str(e)
+                if got != [destination(k)]:
+                    wrong.append(f"{key} with {k}: {got!r}")
+        r.check(not wrong, f"alarms: {lid} AlarmActions and OKActions are the alarm topic", "; ".join(wrong))
+
+        try:
+            problems, what = _alarm_metric_problems(t, spec, props, evs["email"])
+        except Unresolvable as e:
+            problems, what = [str(e)], "its metric"
+        r.check(not problems, f"alarms: {lid} is Sum of {what} per {spec['period']} s >= threshold, "
+                f"missing data not breaching", "; ".join(problems))
+
+
+def _alarm_metric_problems(t: Template, spec: dict[str, Any], props: dict[str, Any],
+                           ev: Evaluator) -> tuple[list[str], str]:
+    """What differs between an alarm's metric and the contract's, and the metric's name."""
+    problems: list[str] = []
+    expected = _expected_dims(t, spec["dims"], ev)
+    if "math" in spec:
+        stats, returned = {}, []
+        for q in as_list(props.get("Metrics") or []):
+            if not isinstance(q, dict):
+                continue
+            if q.get("ReturnData", True) is True and "Expression" in q:
+                returned.append(str(q.get("Expression")))
+            ms = q.get("MetricStat") or {}
+            m = ms.get("Metric") or {}
+            metric = (m.get("Namespace"), m.get("MetricName"))
+            if (metric in spec["math"] and _metric_dims(m.get("Dimensions"), ev) == expected
+                    and ms.get("Stat") == "Sum" and ms.get("Period") == spec["period"]):
+                stats[metric] = q.get("Id")
+        if len(returned) != 1:
+            problems.append(f"{len(returned)} expressions return data")
+        for metric in spec["math"]:
+            qid = stats.get(metric)
+            if qid is None:
+                problems.append(f"no Sum/{spec['period']} s of {metric[1]} with {expected}")
+            elif not returned or not re.search(r"\b" + re.escape(str(qid)) + r"\b", returned[0]):
+                problems.append(f"{metric[1]} ({qid}) not in the alarm's expression")
+        what = " + ".join(m[1] for m in spec["math"])
+    else:
+        got = (props.get("Namespace"), props.get("MetricName"))
+        if got != spec["metric"]:
+            problems.append(f"metric {got}")
+        dims = _metric_dims(props.get("Dimensions"), ev)
+        if dims != expected:
+            problems.append(f"dimensions {dims}, expected {expected}")
+        if props.get("Statistic") != "Sum" or props.get("Period") != spec["period"]:
+            problems.append(f"{props.get('Statistic')}/{props.get('Period')}")
+        what = "/".join(spec["metric"])
+    threshold = props.get("Threshold")
+    if isinstance(spec["threshold"], tuple):
+        param = ref_name(threshold)
+        if param not in t.parameters or str(t.param_default(param)) != str(spec["threshold"][1]):
+            problems.append(f"threshold {threshold!r}, expected a parameter defaulting to {spec['threshold'][1]}")
+    elif str(threshold) not in (str(spec["threshold"]), f"{spec['threshold']}.0"):
+        problems.append(f"threshold {threshold!r}")
+    if props.get("ComparisonOperator") != "GreaterThanOrEqualToThreshold":
+        problems.append(repr(props.get("ComparisonOperator")))
+    if props.get("TreatMissingData") != "notBreaching":
+        problems.append(f"TreatMissingData {props.get('TreatMissingData')!r}")
+    return problems, what
+
+
+def _metric_lines(body: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric, dimensions) of every metric a dashboard body graphs explicitly."""
+    out = []
+    for w in (body.get("widgets") or []) if isinstance(body, dict) else []:
+        for m in ((w.get("properties") or {}).get("metrics") or []) if isinstance(w, dict) else []:
+            items = [i for i in m if not isinstance(i, dict)] if isinstance(m, list) else []
+            if len(items) >= 2 and len(items) % 2 == 0 and all(isinstance(i, str) for i in items):
+                out.append((items[0], items[1], dict(zip(items[2::2], items[3::2]))))
+    return out
+
+
+def check_dashboard(t: Template, r: Report) -> None:
+    boards = t.of_type("AWS::CloudWatch::Dashboard")
+    if not r.check(len(boards) == 1, "dashboard: exactly one AWS::CloudWatch::Dashboard", f"found {sorted(boards)}"):
+        return
+    lid, board = next(iter(boards.items()))
+    ev = Evaluator(t)
+    props = board.get("Properties") or {}
+    r.check("Condition" not in board, f"dashboard: {lid} is always created", repr(board.get("Condition")))
+    try:
+        name = ev.value(props.get("DashboardName"))
+    except Unresolvable as e:
+        name = str(e)
+    r.check(name == ev.STACK, f"dashboard: {lid} is named after the stack", repr(props.get("DashboardName")))
+    raw = props.get("DashboardBody")
+    try:
+        text = ev.sub(raw["Fn::Sub"]) if isinstance(raw, dict) and set(raw) == {"Fn::Sub"} else raw
+        body = json.loads(text)
+        ok, detail = isinstance(body, dict) and isinstance(body.get("widgets"), list), ""
+    except (Unresolvable, TypeError, ValueError) as e:
+        body, ok, detail = {}, False, str(e)
+    if not r.check(ok, f"dashboard: {lid} body is valid JSON after Fn::Sub (a literal ${{ written ${{!)", detail):
+        return
+    region = ev.values["AWS::Region"]
+    no_region = [str((w.get("properties") or {}).get("title")) for w in body["widgets"]
+                 if isinstance(w, dict) and w.get("type") == "metric"
+                 and (w.get("properties") or {}).get("region") != region]
+    r.check(not no_region, "dashboard: every metric widget names the stack's region", ", ".join(no_region))
+
+    lines = _metric_lines(body)
+    ours = [d for ns, _, d in lines if ns == METRICS_NAMESPACE]
+    r.check(bool(ours) and all(d.get("Stack") == ev.STACK for d in ours),
+            f"dashboard: every {METRICS_NAMESPACE} metric is this stack's (Stack = the stack name)",
+            repr([d for d in ours if d.get("Stack") != ev.STACK][:3]))
+    shown = {(d.get("UseCase"), d.get("Outcome")) for ns, m, d in lines if ns == METRICS_NAMESPACE and m == "Requests"}
+    missing = [f"{uc}/{o}" for uc, outs in OUTCOMES.items() for o in outs if (uc, o) not in shown]
+    r.check(not missing, f"dashboard: {METRICS_NAMESPACE} Requests for every use case and outcome", ", ".join(missing))
+    latency = {d.get("UseCase") for ns, m, d in lines if ns == METRICS_NAMESPACE and m == "Latency"}
+    r.check(set(OUTCOMES) <= latency, f"dashboard: {METRICS_NAMESPACE} Latency for every use case",
+            ", ".join(sorted(set(OUTCOMES) - latency)))
+    fns = {lid for lid, _ in t.functions().values()}
+    for metric in ("Errors", "Throttles", "Duration"):
+        seen = {d.get("FunctionName") for ns, m, d in lines if ns == "AWS/Lambda" and m == metric}
+        lacking = sorted(f for f in fns if f"RES_{f}" not in seen)
+        r.check(not lacking, f"dashboard: Lambda {metric} of every function", ", ".join(lacking))
+    api = next(iter(t.of_type("AWS::Serverless::Api").values()), {})
+    try:
+        api_dims = {"ApiName": ev.value((api.get("Properties") or {}).get("Name")),
+                    "Stage": ev.value((api.get("Properties") or {}).get("StageName"))}
+    except Unresolvable as e:
+        api_dims = {"unresolvable": str(e)}
+    for metric in ("4XXError", "5XXError", "Latency"):
+        r.check(any(ns == "AWS/ApiGateway" and m == metric and d == api_dims for ns, m, d in lines),
+                f"dashboard: API Gateway {metric} of this API and stage")
+    table = next(iter(t.of_type("AWS::DynamoDB::Table")), "?")
+    for metric in ("ReadThrottleEvents", "WriteThrottleEvents",
+                   "ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"):
+        r.check(any(ns == "AWS/DynamoDB" and m == metric and d == {"TableName": f"RES_{table}"} for ns, m, d in lines),
+                f"dashboard: DynamoDB {metric} of the table")
+
+
 def run_checks(doc: dict[str, Any], report: Report) -> Report:
     """Runs every check."""
     t = Template(doc)
@@ -573,7 +1026,8 @@ def run_checks(doc: dict[str, Any], report: Report) -> Report:
     for check in (check_globals, check_environment):
         check(t, report)
     check_functions(t, report)
-    for check in (check_api, check_iam, check_table, check_secret, check_outputs):
+    for check in (check_api, check_iam, check_table, check_secret, check_outputs,
+                  check_extension_layer, check_alarms, check_dashboard):
         check(t, report)
     return report
 
@@ -603,6 +1057,42 @@ def _statements(doc: dict[str, Any], binary: str) -> list[Any]:
 
 def _table(doc: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in doc["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table")
+
+
+def _env(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def _layers(doc: dict[str, Any]) -> dict[str, Any]:
+    """The extension layer mapping (named by the authorizer's Fn::FindInMap)."""
+    layer = _fn(doc, "tessera-authorizer")["Properties"]["Layers"][0]
+    name = next(n["Fn::FindInMap"][0] for n in walk(layer) if isinstance(n, dict) and "Fn::FindInMap" in n)
+    return doc["Mappings"][name]
+
+
+def _swap_architectures(doc: dict[str, Any]) -> None:
+    row = _layers(doc)["eu-west-1"]
+    (a, b) = sorted(row)
+    row[a], row[b] = row[b], row[a]
+
+
+def _alarm(doc: dict[str, Any], lid: str) -> dict[str, Any]:
+    return doc["Resources"][lid]["Properties"]
+
+
+def _dims(doc: dict[str, Any], lid: str) -> dict[str, Any]:
+    return {d["Name"]: d for d in _alarm(doc, lid)["Dimensions"]}
+
+
+def _dashboard(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in doc["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard")["Properties"]
+
+
+def _edit_dashboard(doc: dict[str, Any], old: str, new: str) -> None:
+    body = _dashboard(doc)["DashboardBody"]
+    if old not in body["Fn::Sub"]:
+        raise KeyError(old)
+    body["Fn::Sub"] = body["Fn::Sub"].replace(old, new)
 
 
 MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -638,8 +1128,49 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         "Access-Control-Expose-Headers"),
     "LogLevel never reaches Lambda": lambda d: d["Globals"]["Function"]["LoggingConfig"].pop(
         "ApplicationLogLevel"),
+    "LogLevel warn drops the metric lines": lambda d: d["Parameters"]["LogLevel"][
+        "AllowedValues"].append("warn"),
     "binary named bootstrap": lambda d: _fn(d, "tessera-me")["Metadata"]["BuildProperties"].update(
         {"Binary": "bootstrap"}),
+    "METRICS_STACK missing": lambda d: _env(d).pop("METRICS_STACK"),
+    "METRICS_STACK a fixed name": lambda d: _env(d).update({"METRICS_STACK": "tessera"}),
+    "a region without its arm64 layer": lambda d: _layers(d)["eu-west-1"].pop(
+        next(k for k, v in _layers(d)["eu-west-1"].items() if "-Arm64:" in v)),
+    "a layer ARN of another region": lambda d: _layers(d)["eu-west-1"].update(
+        {k: v.replace("eu-west-1", "eu-west-2") for k, v in _layers(d)["eu-west-1"].items()}),
+    "arm64 and x86_64 layers swapped": _swap_architectures,
+    "the authorizer ignores the mapping": lambda d: _fn(d, "tessera-authorizer")["Properties"].update(
+        {"Layers": [{"Ref": "SecretsExtensionLayerArn"}]}),
+    "the layer override ignored": lambda d: _fn(d, "tessera-authorizer")["Properties"]["Layers"].__setitem__(
+        0, _fn(d, "tessera-authorizer")["Properties"]["Layers"][0]["Fn::If"][2]),
+    "the override defaults to a fixed layer": lambda d: d["Parameters"]["SecretsExtensionLayerArn"].update(
+        {"Default": "arn:aws:lambda:us-east-1:177933569100:layer:"
+                    "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:99"}),
+    "an alarm without its condition": lambda d: d["Resources"]["ReuseDetectedAlarm"].pop("Condition"),
+    "the reuse alarm on another outcome": lambda d: _dims(d, "ReuseDetectedAlarm")["Outcome"].update(
+        {"Value": "revoked"}),
+    "the reuse alarm of every stack": lambda d: _alarm(d, "ReuseDetectedAlarm").update(
+        {"Dimensions": [x for x in _alarm(d, "ReuseDetectedAlarm")["Dimensions"] if x["Name"] != "Stack"]}),
+    "an alarm without OKActions": lambda d: _alarm(d, "Api5xxAlarm").pop("OKActions"),
+    "an alarm notifies a topic that does not exist": lambda d: _alarm(d, "AuthorizerErrorsAlarm").update(
+        {"AlarmActions": [{"Ref": "AlarmTopic"}]}),
+    "the authorizer alarm watches another function": lambda d: _dims(d, "AuthorizerErrorsAlarm")[
+        "FunctionName"].update({"Value": {"Ref": "LoginFunction"}}),
+    "the 5XX alarm on another stage": lambda d: _dims(d, "Api5xxAlarm")["Stage"].update({"Value": "dev"}),
+    "the throttle alarm ignores writes": lambda d: next(
+        q for q in _alarm(d, "TableThrottleAlarm")["Metrics"] if "Expression" in q).update(
+        {"Expression": "FILL(reads, 0)"}),
+    "missing data breaches": lambda d: _alarm(d, "TableThrottleAlarm").update({"TreatMissingData": "breaching"}),
+    "a topic although one is given": lambda d: d["Resources"]["AlarmTopic"].update({"Condition": "HasAlarmEmail"}),
+    "the email never subscribed": lambda d: d["Resources"].pop("AlarmEmailSubscription"),
+    "no dashboard": lambda d: d["Resources"].pop(
+        next(k for k, r in d["Resources"].items() if r["Type"] == "AWS::CloudWatch::Dashboard")),
+    "dashboard body not JSON": lambda d: _edit_dashboard(d, '"widgets": [', '"widgets": [['),
+    "dashboard ${ not escaped for Fn::Sub": lambda d: _edit_dashboard(d, '"start": "-PT6H"',
+                                                                      '"start": "${Start}"'),
+    "dashboard without an outcome": lambda d: _edit_dashboard(d, '"Outcome", "grace_replay"', '"Outcome", "replay"'),
+    "dashboard graphs another stack": lambda d: _edit_dashboard(
+        d, '"Tessera", "Latency", "Stack", "${AWS::StackName}"', '"Tessera", "Latency", "Stack", "tessera"'),
 }
 
 

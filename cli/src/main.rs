@@ -7,6 +7,7 @@
 
 mod admin;
 mod gateway;
+mod metrics;
 mod path;
 mod serve;
 mod server;
@@ -143,6 +144,10 @@ struct ServeArgs {
     /// refreshes, revocations, refused tokens) is logged either way.
     #[arg(long)]
     access_log: bool,
+    /// Do not answer GET /metrics. By default it is answered, to clients on loopback only,
+    /// in Prometheus text format: every decision by use case and outcome, and its latency.
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 /// The longest duration a flag takes: a day.

@@ -12,18 +12,31 @@ use tower::ServiceExt as _;
 use tracing::info;
 
 use crate::gateway::{self, Gateway};
+use crate::metrics::Metrics;
 
 /// The whole local API: [`tessera_service::router`] wrapped in the gateway layer, as one
-/// service the connection loop calls with each request and the peer's address.
+/// service the connection loop calls with each request and the peer's address; and, with
+/// `metrics`, `GET /metrics` for a client on loopback, answered before the gateway (it is
+/// this process's, not the API's).
 pub fn app<S: Store + 'static>(
     service: Service<S>,
     gateway: Gateway,
+    metrics: Option<Metrics>,
 ) -> impl Fn(http::Request<hyper::body::Incoming>, SocketAddr) -> AppFuture + Clone + Send + Sync + 'static
 {
     let router = tessera_service::router(Arc::new(service));
     let app = axum::middleware::from_fn_with_state(Arc::new(gateway), gateway::layer);
     let app = tower::Layer::layer(&app, router);
+    let metrics = metrics.map(Arc::new);
     move |request: http::Request<hyper::body::Incoming>, peer: SocketAddr| {
+        if let Some(metrics) = &metrics
+            && request.uri().path() == "/metrics"
+            && request.method() == http::Method::GET
+            && peer.ip().to_canonical().is_loopback()
+        {
+            let page = metrics.render();
+            return Box::pin(async move { metrics_page(page) }) as AppFuture;
+        }
         let mut request = request.map(Body::new);
         request
             .extensions_mut()
@@ -36,6 +49,21 @@ pub fn app<S: Store + 'static>(
             }
         }) as AppFuture
     }
+}
+
+/// Prometheus's text exposition format, never cached.
+fn metrics_page(page: String) -> Response {
+    let mut response = Response::new(Body::from(page));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The future one request's answer comes from.

@@ -220,6 +220,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
             addr: args.addr,
             source,
         })?;
+    let metrics = (!args.no_metrics)
+        .then(crate::metrics::Metrics::install)
+        .transpose()?;
     let store = open_store(&args.store).await?;
     let policy = verify_policy(&config);
     let store_name = match &store {
@@ -232,6 +235,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         issuer = %config.verify.issuer,
         alg = alg.as_str(),
         upstream = args.upstream.as_deref().unwrap_or("none"),
+        metrics = if metrics.is_some() { "/metrics, loopback only" } else { "off" },
         "tessera serve listening"
     );
     let authorizer = KeyedAuthorizer::new(ring.clone(), policy, rules);
@@ -248,7 +252,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         crate::server::run(
             listener,
             limits,
-            crate::serve::app(service, gateway),
+            crate::serve::app(service, gateway, metrics),
             crate::serve::shutdown_signal(),
         )
         .await;

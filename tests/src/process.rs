@@ -53,6 +53,7 @@ pub struct LambdaProcess {
     /// From spawning the process to its first poll for an event: the init phase.
     pub init: Duration,
     logs: Arc<Mutex<Vec<String>>>,
+    written: Arc<tokio::sync::Notify>,
 }
 
 impl LambdaProcess {
@@ -94,12 +95,13 @@ impl LambdaProcess {
         let spawned = Instant::now();
         let mut child = command.spawn()?;
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let written = Arc::new(tokio::sync::Notify::new());
         let mut collectors = Vec::new();
         if let Some(out) = child.stdout.take() {
-            collectors.push(collect(out, logs.clone()));
+            collectors.push(collect(out, logs.clone(), written.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            collectors.push(collect(err, logs.clone()));
+            collectors.push(collect(err, logs.clone(), written.clone()));
         }
         let ready = tokio::select! {
             ready = emulator.wait_first_poll(BOUND) => ready,
@@ -131,6 +133,7 @@ impl LambdaProcess {
             child,
             init: first_poll.saturating_duration_since(spawned),
             logs,
+            written,
         })
     }
 
@@ -160,6 +163,29 @@ impl LambdaProcess {
     pub fn logs(&self) -> Vec<String> {
         snapshot(&self.logs)
     }
+
+    /// The process's lines once `done` holds for them: a line written before an answer may
+    /// reach the pipe's reader after the answer reached the test. Woken by each new line,
+    /// never by a timer; gives up after [`BOUND`].
+    pub async fn logs_when(
+        &self,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Result<Vec<String>, E2eError> {
+        let wait = async {
+            loop {
+                // Registered before the check, so a line written in between still wakes it.
+                let written = self.written.notified();
+                let logs = self.logs();
+                if done(&logs) {
+                    return logs;
+                }
+                written.await;
+            }
+        };
+        tokio::time::timeout(BOUND, wait)
+            .await
+            .map_err(|_| E2eError::Timeout("the expected log lines"))
+    }
 }
 
 fn snapshot(logs: &Mutex<Vec<String>>) -> Vec<String> {
@@ -170,6 +196,7 @@ fn snapshot(logs: &Mutex<Vec<String>>) -> Vec<String> {
 fn collect(
     stream: impl AsyncRead + Unpin + Send + 'static,
     into: Arc<Mutex<Vec<String>>>,
+    written: Arc<tokio::sync::Notify>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
@@ -177,6 +204,7 @@ fn collect(
             if let Ok(mut logs) = into.lock() {
                 logs.push(line);
             }
+            written.notify_waiters();
         }
     })
 }

@@ -64,6 +64,7 @@ mod helpers;
 mod hostile;
 mod login;
 mod logout;
+mod metrics;
 mod protected;
 mod refresh;
 mod serve;

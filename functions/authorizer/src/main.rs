@@ -13,17 +13,21 @@
 //! missing keys, an event that is not JSON or a panic become a function error, which API
 //! Gateway answers with 500, never with an allow.
 //!
+//! Every decision is also one metric line (CloudWatch Embedded Metric Format): allow, deny or
+//! unauthorized with its reason, and the decision's latency.
+//!
 //! One event at a time, so one thread: the current-thread runtime spares the cross-thread
 //! wake-ups a multi-thread runtime pays on every event.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use tessera_authorizer::keyring::KeyedAuthorizer;
-use tessera_lambda::{StartError, init_tracing_with_refusal};
+use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), StartError> {
     init_tracing_with_refusal(tessera_authorizer::UNAUTHORIZED);
+    init_metrics()?;
     let authorizer = KeyedAuthorizer::from_env().await?;
     // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
     let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {

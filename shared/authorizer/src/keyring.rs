@@ -14,15 +14,18 @@
 
 use std::io::Write;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use tessera_config::{ConfigError, Vars, VerifyConfig};
 use tessera_keys::{KeyRing, KeySource, KeysError, SecretsExtension};
+use tessera_metrics::{Event, Outcome, UseCase};
 use tessera_token::{Algorithm, VerifyError, VerifyPolicy};
 use tracing::level_filters::LevelFilter;
 use tracing::warn;
 
 use crate::{
-    Authorizer, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized, Verdict,
+    Authorizer, CredentialError, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized,
+    Verdict,
 };
 
 /// What the authorizer reads from its environment, once, at init.
@@ -211,6 +214,17 @@ impl KeyedAuthorizer {
     /// unknown. A failed or refused reload leaves the first ruling (a deny) standing. Logs
     /// nothing but a failed reload: the caller logs the ruling.
     pub async fn authorize(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
+        let started = Instant::now();
+        let ruling = self.decide(event, now).await;
+        let latency = started.elapsed();
+        tessera_metrics::record(match &ruling {
+            Ok(ruling) => metric_event(ruling, latency),
+            Err(_) => Event::new(UseCase::Authorizer, Outcome::Error, latency),
+        });
+        ruling
+    }
+
+    async fn decide(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
         let ruling = self.current().await?.authorize(event, now);
         if ruling.verdict != Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
             return Ok(ruling);
@@ -247,6 +261,35 @@ fn write_log_line(ruling: &Ruling, format: LogFormat, request_id: &str) {
     ruling.write_log_line(format, Some(request_id), &mut line);
     // A log line that cannot be written must not turn an answer into an error.
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+/// A ruling as a metric: its verdict, and for a refusal the reason, in a few fixed words
+/// (never the event's content), so that the `Reason` dimension stays low-cardinality.
+pub fn metric_event(ruling: &Ruling, latency: Duration) -> Event {
+    let event = |outcome| Event::new(UseCase::Authorizer, outcome, latency);
+    match &ruling.verdict {
+        Verdict::Allow => event(Outcome::Allow),
+        Verdict::Forbidden { .. } => event(Outcome::Deny).with_reason("missing_scope"),
+        Verdict::Unauthorized(reason) => {
+            let reason = match reason {
+                DenyReason::Credentials(CredentialError::Missing) => "missing_token",
+                DenyReason::Credentials(_) => "bad_header",
+                DenyReason::Token(VerifyError::Expired) => "expired",
+                DenyReason::Token(VerifyError::NotYetValid | VerifyError::IssuedInFuture) => {
+                    "not_yet_valid"
+                }
+                DenyReason::Token(VerifyError::BadSignature) => "bad_signature",
+                DenyReason::Token(VerifyError::UnknownKid) => "unknown_key",
+                DenyReason::Token(VerifyError::WrongIssuer) => "wrong_issuer",
+                DenyReason::Token(VerifyError::WrongAudience) => "wrong_audience",
+                DenyReason::Token(_) => "malformed_token",
+                DenyReason::UnparseableEvent
+                | DenyReason::UnknownEvent
+                | DenyReason::IncompleteEvent(_) => "bad_event",
+            };
+            event(Outcome::Unauthorized).with_reason(reason)
+        }
+    }
 }
 
 /// Why the function answers with an error instead of a body.

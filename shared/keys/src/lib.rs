@@ -30,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tessera_metrics::{Event, Outcome, UseCase};
 use tessera_token::{Algorithm, KeyError, KeySet};
 
 pub use extension::SecretsExtension;
@@ -348,6 +349,7 @@ impl KeyRing {
             return self.current();
         }
         self.schedule_refresh(self.inner.refresh_every);
+        let started = Instant::now();
         match self
             .inner
             .source
@@ -359,10 +361,12 @@ impl KeyRing {
                 let keys = Arc::new(keys);
                 self.install(Arc::clone(&keys));
                 tracing::debug!("key set refreshed on its timer");
+                reload_event(Outcome::Reloaded, started);
                 keys
             }
             Err(error) => {
                 tracing::warn!(%error, "scheduled key refresh failed; keeping the keys in use");
+                reload_event(Outcome::ReloadFailed, started);
                 self.schedule_refresh(self.inner.min_interval.min(self.inner.refresh_every));
                 self.current()
             }
@@ -377,11 +381,30 @@ impl KeyRing {
         if last.is_some_and(|at| at.elapsed() < self.inner.min_interval) {
             return Ok(None);
         }
-        *last = Some(Instant::now());
-        let keys = Arc::new(self.inner.source.fetch().await?.key_set(self.inner.alg)?);
+        let started = Instant::now();
+        *last = Some(started);
+        let read = self
+            .inner
+            .source
+            .fetch()
+            .await
+            .and_then(|v| v.key_set(self.inner.alg));
+        let keys = match read {
+            Ok(keys) => Arc::new(keys),
+            Err(error) => {
+                reload_event(Outcome::ReloadFailed, started);
+                return Err(error);
+            }
+        };
         self.install(Arc::clone(&keys));
         self.schedule_refresh(self.inner.refresh_every);
         tracing::info!("key set reloaded after an unknown kid");
+        reload_event(Outcome::Reloaded, started);
         Ok(Some(keys))
     }
+}
+
+/// Counts a re-read of the source (on the timer or for an unknown `kid`), whatever came of it.
+fn reload_event(outcome: Outcome, started: Instant) {
+    tessera_metrics::record(Event::new(UseCase::Keys, outcome, started.elapsed()));
 }

@@ -1,5 +1,6 @@
-//! Wiring for Tessera's Lambda functions, so each `main.rs` stays a few lines: tracing,
-//! configuration, state (built once at init), then the runtime.
+//! Wiring for Tessera's Lambda functions, so each `main.rs` stays a few lines: tracing and
+//! metrics ([`init_tracing`], [`init_metrics`]), configuration, state (built once at init),
+//! then the runtime.
 //!
 //! - [`StartError`] is every main's one way to fail at start: its message names the variable
 //!   or the source at fault, and that message is what Lambda logs as the init error.
@@ -76,6 +77,16 @@ fn install(refusal: Option<&'static str>) {
     } else {
         logs.with(lines).try_init()
     };
+}
+
+/// Metrics as CloudWatch expects them: every use case's decision as one Embedded Metric
+/// Format line on stdout ([`tessera_metrics::Emf`]), which CloudWatch Logs turns into metrics
+/// in the `Tessera` namespace with no API call and no permission. `METRICS_STACK` (the
+/// template sets the stack's name) is the `Stack` dimension; a value that is not a stack
+/// name stops the function at init.
+pub fn init_metrics() -> Result<(), StartError> {
+    tessera_metrics::install(tessera_metrics::Emf::from_env()?);
+    Ok(())
 }
 
 /// Vetoes `lambda_runtime`'s ERROR line for a handler error that is a refusal (see

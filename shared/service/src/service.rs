@@ -1,10 +1,12 @@
 //! The use cases: login, refresh, logout and session management.
 
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_keys::KeyRing;
+use tessera_metrics::{Event, Outcome, UseCase};
 use tessera_store::{
     LockoutPolicy, LoginAttempt, NewSession, RotateOutcome, Rotation, Session, SessionCreated,
     SessionStore, Store, User, UserStatus,
@@ -333,13 +335,30 @@ impl<S: Store> Service<S> {
     /// password hash, the status), which also resets the username's counter and enforces the
     /// session cap. On DynamoDB the success path is three requests: the charge, the read, the
     /// transaction.
-    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         username: &Username,
         password: &Password,
         client: ClientMeta,
         now: i64,
+    ) -> Result<TokenResponse, ServiceError> {
+        let started = Instant::now();
+        let mut outcome = Outcome::Failure;
+        let result = self
+            .login_metered(username, password, client, now, &mut outcome)
+            .await;
+        observe(UseCase::Login, outcome, &result, started);
+        result
+    }
+
+    #[tracing::instrument(name = "login", skip_all)]
+    async fn login_metered(
+        &self,
+        username: &Username,
+        password: &Password,
+        client: ClientMeta,
+        now: i64,
+        outcome: &mut Outcome,
     ) -> Result<TokenResponse, ServiceError> {
         let reservation = self.hashes.reserve()?;
         let ticket = match self
@@ -349,6 +368,7 @@ impl<S: Store> Service<S> {
         {
             LoginAttempt::Admitted(ticket) => ticket,
             LoginAttempt::Locked { retry_after_secs } => {
+                *outcome = Outcome::Locked;
                 tracing::info!(retry_after_secs, "login refused: username locked");
                 return Err(ServiceError::TooManyAttempts { retry_after_secs });
             }
@@ -390,6 +410,7 @@ impl<S: Store> Service<S> {
                 .await?;
             match created {
                 SessionCreated::Created { revoked } => {
+                    *outcome = Outcome::Success;
                     tracing::info!(
                         user_id = %owner.user_id,
                         sid = %session.sid,
@@ -475,11 +496,24 @@ impl<S: SessionStore> Service<S> {
     /// Trades a refresh token for a new pair (rotation with reuse detection): one store
     /// request. The successor's `jti` is derived from the presented one, so a replay within
     /// the grace window gets the byte-identical successor; a spent token revokes the session.
-    #[tracing::instrument(skip_all)]
     pub async fn refresh(
         &self,
         token: &PresentedToken,
         now: i64,
+    ) -> Result<TokenResponse, ServiceError> {
+        let started = Instant::now();
+        let mut outcome = Outcome::Invalid;
+        let result = self.refresh_metered(token, now, &mut outcome).await;
+        observe(UseCase::Refresh, outcome, &result, started);
+        result
+    }
+
+    #[tracing::instrument(name = "refresh", skip_all)]
+    async fn refresh_metered(
+        &self,
+        token: &PresentedToken,
+        now: i64,
+        outcome: &mut Outcome,
     ) -> Result<TokenResponse, ServiceError> {
         let claims = self
             .verify_refresh(token.expose_secret(), now)
@@ -502,23 +536,31 @@ impl<S: SessionStore> Service<S> {
         };
         let session = match self.store.rotate(&rotation).await? {
             RotateOutcome::Rotated(session) => {
+                *outcome = Outcome::Rotated;
                 tracing::info!(sid = %session.sid, generation = session.generation, "refresh rotated");
                 session
             }
             RotateOutcome::GraceReplay(session) => {
+                *outcome = Outcome::GraceReplay;
                 tracing::info!(sid = %session.sid, "refresh replayed within the grace window");
                 session
             }
             RotateOutcome::Reused => {
+                *outcome = Outcome::ReuseDetected;
                 tracing::warn!(sid = %claims.sid, "refresh token reuse: session revoked");
                 return Err(ServiceError::InvalidGrant);
             }
-            outcome @ (RotateOutcome::Revoked
+            refused @ (RotateOutcome::Revoked
             | RotateOutcome::Expired
             | RotateOutcome::NotFound) => {
                 // Revoked covers a session its owner no longer accepts (the watermark moved,
                 // the user was disabled): the store revoked it on this very call.
-                tracing::info!(sid = %claims.sid, ?outcome, "refresh refused");
+                *outcome = match refused {
+                    RotateOutcome::Revoked => Outcome::Revoked,
+                    RotateOutcome::Expired => Outcome::Expired,
+                    _ => Outcome::Invalid,
+                };
+                tracing::info!(sid = %claims.sid, outcome = ?refused, "refresh refused");
                 return Err(ServiceError::InvalidGrant);
             }
         };
@@ -537,8 +579,21 @@ impl<S: SessionStore> Service<S> {
     /// Revokes the session of a refresh token (RFC 7009). Idempotent and silent: an unknown,
     /// expired, revoked, malformed or forged token changes nothing and is not an error. A
     /// validly signed token still revokes its session after it expired.
-    #[tracing::instrument(skip_all)]
     pub async fn logout(&self, token: &PresentedToken, now: i64) -> Result<(), ServiceError> {
+        let started = Instant::now();
+        let mut outcome = Outcome::Nothing;
+        let result = self.logout_metered(token, now, &mut outcome).await;
+        observe(UseCase::Logout, outcome, &result, started);
+        result
+    }
+
+    #[tracing::instrument(name = "logout", skip_all)]
+    async fn logout_metered(
+        &self,
+        token: &PresentedToken,
+        now: i64,
+        outcome: &mut Outcome,
+    ) -> Result<(), ServiceError> {
         let token = token.expose_secret();
         // The signature, typ and iss must hold, but not the expiry: an expired token is
         // checked again as of its own (signed) `iat`, read unverified only to pick that time.
@@ -554,6 +609,9 @@ impl<S: SessionStore> Service<S> {
             return Ok(());
         };
         let revoked = self.store.revoke_session(&claims.sid, now).await?;
+        if revoked {
+            *outcome = Outcome::Revoked;
+        }
         tracing::info!(sid = %claims.sid, revoked, "logout");
         Ok(())
     }
@@ -577,6 +635,22 @@ impl<S: SessionStore> Service<S> {
     ) -> Result<(), ServiceError> {
         crate::sessions::revoke(&self.store, user_id, sid, now).await
     }
+}
+
+/// Records a use case's decision: `decided`, unless the answer is the store's or a limit's
+/// 503 or an internal error, which count as such whatever the use case had decided so far.
+pub(crate) fn observe<T>(
+    use_case: UseCase,
+    decided: Outcome,
+    result: &Result<T, ServiceError>,
+    started: Instant,
+) {
+    let outcome = match result {
+        Err(ServiceError::TemporarilyUnavailable { .. }) => Outcome::Unavailable,
+        Err(ServiceError::Internal(_)) => Outcome::Error,
+        _ => decided,
+    };
+    tessera_metrics::record(Event::new(use_case, outcome, started.elapsed()));
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

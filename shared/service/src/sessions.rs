@@ -2,8 +2,12 @@
 //! the time, never a key, so the sessions function runs without reading the signing secret
 //! (least privilege: template.yaml grants it no secret access).
 
+use std::time::Instant;
+
+use tessera_metrics::{Outcome, UseCase};
 use tessera_store::{SessionStore, Store, StoreError};
 
+use crate::service::observe;
 use crate::{ServiceError, SessionView};
 
 /// `user_id`'s live sessions, newest first, with `current` set on `current_sid`.
@@ -41,9 +45,25 @@ pub async fn revoke<S: SessionStore>(
     sid: &str,
     now: i64,
 ) -> Result<(), ServiceError> {
+    let started = Instant::now();
+    let mut outcome = Outcome::Nothing;
+    let result = revoke_one(store, user_id, sid, now, &mut outcome).await;
+    observe(UseCase::Revocation, outcome, &result, started);
+    result
+}
+
+async fn revoke_one<S: SessionStore>(
+    store: &S,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+    outcome: &mut Outcome,
+) -> Result<(), ServiceError> {
     match store.get_session(sid).await? {
         Some(session) if session.user_id == user_id => {
-            store.revoke_session(sid, now).await?;
+            if store.revoke_session(sid, now).await? {
+                *outcome = Outcome::Session;
+            }
             tracing::info!(%sid, "session revoked by its owner");
             Ok(())
         }
@@ -61,6 +81,20 @@ pub async fn revoke_all<S: Store>(
     user_id: &str,
     current_sid: Option<&str>,
     now: i64,
+) -> Result<(), ServiceError> {
+    let started = Instant::now();
+    let mut outcome = Outcome::Nothing;
+    let result = revoke_everywhere(store, user_id, current_sid, now, &mut outcome).await;
+    observe(UseCase::Revocation, outcome, &result, started);
+    result
+}
+
+async fn revoke_everywhere<S: Store>(
+    store: &S,
+    user_id: &str,
+    current_sid: Option<&str>,
+    now: i64,
+    outcome: &mut Outcome,
 ) -> Result<(), ServiceError> {
     let mut username = match current_sid {
         Some(sid) => store
@@ -88,6 +122,7 @@ pub async fn revoke_all<S: Store>(
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
+    *outcome = Outcome::All;
     tracing::info!("all sessions revoked by their owner");
     Ok(())
 }

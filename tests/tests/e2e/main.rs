@@ -17,3 +17,4 @@ mod helpers;
 mod init;
 mod keys;
 mod logs;
+mod metrics;
