@@ -246,7 +246,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         args.body_timeout,
         std::sync::Arc::new(tessera_service::system_now),
     )
-    .with_access_log(args.access_log);
+    .with_access_log(args.access_log)
+    .with_cors(config.cors.clone());
     with_store!(store, s => {
         let service = Service::new(config, ring, s);
         crate::server::run(

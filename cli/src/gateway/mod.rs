@@ -31,7 +31,7 @@ use tessera_authorizer::{Effect, PolicyResponse, Response as Answer, Unauthorize
 use tessera_service::gateway::{
     access_denied, gateway_error, missing_authentication_token, unauthorized,
 };
-use tessera_service::{Caller, Clock, RequestId, Route};
+use tessera_service::{Caller, Clock, Cors, RequestId, Route};
 use tracing::{info, warn};
 
 pub use cache::AuthorizerCache;
@@ -50,6 +50,7 @@ pub struct Gateway {
     clock: Clock,
     next_request: AtomicU64,
     access_log: bool,
+    cors: Cors,
 }
 
 /// Where an allowed request goes.
@@ -91,7 +92,31 @@ impl Gateway {
             clock,
             next_request: AtomicU64::new(1),
             access_log: false,
+            cors: Cors::default(),
         }
+    }
+
+    /// With CORS on (`CORS_ALLOW_ORIGIN`), every answer carries the CORS headers for the
+    /// request's origin, and a preflight to a declared path is answered as the template's
+    /// REST API answers it (see [`Gateway::preflight`]).
+    pub fn with_cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// API Gateway's answer to `OPTIONS` on a declared path when CORS is on: the mock
+    /// integration's 204. Anything else (CORS off, an undeclared or abnormal path) is routed
+    /// like any request.
+    fn preflight(&self, request: &Request, origin: Option<&HeaderValue>) -> Option<Response> {
+        if request.method() != http::Method::OPTIONS || !self.cors.is_on() {
+            return None;
+        }
+        let path = crate::path::normalise(request.uri().path()).ok()?;
+        let declared = ["GET", "POST", "DELETE"]
+            .iter()
+            .any(|method| Route::find(method, &path).is_some())
+            || (self.upstream.is_some() && !upstream::is_tessera_path(&path));
+        declared.then(|| self.cors.preflight(origin)).flatten()
     }
 
     /// With `on`, one access line per request (see [`layer`]).
@@ -151,6 +176,20 @@ impl Gateway {
 
     /// One request through the gateway: normalise, route, authorize, then hand it to Tessera's
     /// routers (`next`) or to the upstream.
+    /// One request's answer: a preflight's, or [`Gateway::handle`]'s, with CORS headers for
+    /// the request's origin.
+    async fn answer(&self, request: Request, next: Next) -> Response {
+        if !self.cors.is_on() {
+            return self.handle(request, next).await;
+        }
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
+        if let Some(preflight) = self.preflight(&request, origin.as_ref()) {
+            return preflight;
+        }
+        let response = self.handle(request, next).await;
+        self.cors.apply(origin.as_ref(), response)
+    }
+
     async fn handle(&self, request: Request, next: Next) -> Response {
         let request_id = local_request_id(self.next_request.fetch_add(1, Ordering::Relaxed));
         let (mut parts, body) = request.into_parts();
@@ -307,13 +346,13 @@ fn request_timeout(request_id: &str) -> Response {
 /// line (never the query string or a header, which may carry tokens).
 pub async fn layer(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     if !gateway.access_log {
-        return gateway.handle(request, next).await;
+        return gateway.answer(request, next).await;
     }
     let started = Instant::now();
     // Cheap clones (a method token and a shared URI), kept for the log line.
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let response = gateway.handle(request, next).await;
+    let response = gateway.answer(request, next).await;
     info!(
         target: "tessera::access",
         method = %method,

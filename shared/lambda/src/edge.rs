@@ -1,27 +1,33 @@
 //! The one adapter between API Gateway and the routers: what the request context says
-//! becomes request extensions ([`Caller`], [`RequestId`], [`ClientIp`]), so the handlers run on
-//! plain `http` types and the same routers serve `tessera serve`.
+//! becomes request extensions ([`Caller`], [`RequestId`], [`ClientIp`], [`PublicPrefix`]), so
+//! the handlers run on plain `http` types and the same routers serve `tessera serve`.
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http;
-use axum::response::Response;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde_json::Value;
-use tessera_service::{Caller, ClientIp, Cors, RequestId};
+use tessera_service::{Caller, ClientIp, Cors, PublicPrefix, RequestId};
 
 use crate::StartError;
 
-/// Serves `router` as this Lambda function: CORS from `CORS_ALLOW_ORIGIN` (read once, here),
-/// the API Gateway context put into the extensions, then lambda_http's runtime loop.
+/// Serves `router` as this Lambda function: CORS from `CORS_ALLOW_ORIGIN` (read once, here)
+/// for the request's `Origin`, the API Gateway context put into the extensions, then
+/// lambda_http's runtime loop.
 pub async fn run(router: Router) -> Result<(), StartError> {
-    let cors = Cors::from_env()?;
+    let cors = std::sync::Arc::new(Cors::from_env()?);
     let app = router
-        .layer(axum::middleware::map_response(move |response: Response| {
-            let cors = cors.clone();
-            async move { cors.apply(response) }
-        }))
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: axum::middleware::Next| {
+                let cors = std::sync::Arc::clone(&cors);
+                async move {
+                    let origin = request.headers().get(http::header::ORIGIN).cloned();
+                    let response = next.run(request).await;
+                    cors.apply(origin.as_ref(), response)
+                }
+            },
+        ))
         .layer(axum::middleware::map_request(
             |request: Request| async move { with_context(request) },
         ));
@@ -47,7 +53,12 @@ pub fn with_context<B>(mut request: http::Request<B>) -> http::Request<B> {
         }
     }
     let (caller, request_id, source_ip) = read_context(&request);
+    let prefix =
+        public_path(&request).map(|public| PublicPrefix::of(&public, request.uri().path()));
     let extensions = request.extensions_mut();
+    if let Some(prefix) = prefix {
+        extensions.insert(prefix);
+    }
     if let Some(caller) = caller {
         extensions.insert(caller);
     }
@@ -58,6 +69,17 @@ pub fn with_context<B>(mut request: http::Request<B>) -> http::Request<B> {
         extensions.insert(ClientIp(ip));
     }
     request
+}
+
+/// The path as the client called it: REST's `requestContext.path` (with the stage on the
+/// default execute-api URL, with a custom domain's base path otherwise), HTTP API's
+/// `requestContext.http.path`.
+fn public_path<B>(request: &http::Request<B>) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.path.clone(),
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.path.clone(),
+        _ => None,
+    }
 }
 
 fn read_context<B>(request: &http::Request<B>) -> (Option<Caller>, Option<String>, Option<String>) {

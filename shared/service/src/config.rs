@@ -2,6 +2,9 @@
 //! style, naming the variable, in every binary).
 
 use tessera_config::{ConfigError, Vars, VerifyConfig};
+
+use crate::Cors;
+use crate::cookie::{RefreshDelivery, cookie_path_setting};
 #[cfg(feature = "store")]
 use tessera_store::LockoutPolicy;
 
@@ -63,6 +66,15 @@ pub struct Config {
     /// `LOGIN_MAX_QUEUED`: logins that may wait for a password check; one more is answered
     /// 503 with `Retry-After`. Default 256, 0 to 100000.
     pub login_max_queued: usize,
+    /// `REFRESH_TOKEN_DELIVERY`: where the refresh token travels: `body` (default), `cookie`
+    /// (an HttpOnly cookie only, for browser apps) or `both`.
+    pub refresh_delivery: RefreshDelivery,
+    /// `REFRESH_COOKIE_PATH`: the cookie's `Path`. Default: the public prefix of `/auth`
+    /// (`/prod/auth` on API Gateway's default URL, `/auth` under a custom domain or serve).
+    pub refresh_cookie_path: Option<String>,
+    /// `CORS_ALLOW_ORIGIN`: the origins a cookie-authenticated request may come from (and
+    /// that may read the answers).
+    pub cors: Cors,
 }
 
 impl Config {
@@ -111,6 +123,9 @@ impl Config {
             key_reload_interval: vars.seconds("KEY_RELOAD_INTERVAL", 300, 1, 86_400)?,
             login_max_concurrent: vars.count("LOGIN_MAX_CONCURRENT", cpus.min(256), 1, 256)?,
             login_max_queued: vars.count("LOGIN_MAX_QUEUED", 256, 0, 100_000)?,
+            refresh_delivery: RefreshDelivery::from_vars(vars)?,
+            refresh_cookie_path: cookie_path_setting(vars)?,
+            cors: Cors::from_vars(vars)?,
         })
     }
 

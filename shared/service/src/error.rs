@@ -49,6 +49,10 @@ pub enum ServiceError {
         /// The methods the path accepts, for the `Allow` header.
         allow: &'static str,
     },
+    /// A request that the refresh cookie authenticates did not show an allowed origin, or
+    /// could have been sent by a cross-site form (the CSRF rule, docs/API.md).
+    #[error("cross-site request refused: {0}")]
+    CrossSite(&'static str),
     /// A protected route was reached without an authorizer context (fail closed).
     #[error("unauthorized")]
     Unauthorized,
@@ -132,6 +136,11 @@ pub fn error_response(err: &ServiceError, request_id: &str) -> Response {
             StatusCode::METHOD_NOT_ALLOWED,
             "invalid_request",
             "method not allowed".to_owned(),
+        ),
+        ServiceError::CrossSite(why) => (
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            format!("cross-site request refused: {why}"),
         ),
         ServiceError::Unauthorized => {
             // API Gateway's own answer, so clients see one 401 everywhere.

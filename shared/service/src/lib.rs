@@ -27,7 +27,8 @@
 
 mod config;
 mod context;
-mod cors;
+mod cookie;
+pub mod cors;
 mod error;
 pub mod gateway;
 pub mod handlers;
@@ -47,6 +48,7 @@ pub use config::{
     MAX_TTL_SECS,
 };
 pub use context::{Caller, ClientIp, ClientMeta, RequestId};
+pub use cookie::{CSRF_HEADER, PublicPrefix, REFRESH_COOKIE, RefreshDelivery};
 pub use cors::Cors;
 pub use error::{ServiceError, error_response};
 pub use handlers::me_router;

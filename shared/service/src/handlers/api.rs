@@ -6,34 +6,98 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use http::StatusCode;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, SET_COOKIE};
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use tessera_store::Store;
 use tessera_token::MAX_TOKEN_BYTES;
 
 use super::{finish, me_routes, not_allowed, respond};
 use crate::context::{Caller, RequestId};
+use crate::cookie::{check_origin, clear_cookie, cookie_path, refresh_cookie, set_cookie};
 use crate::error::{json_response, no_content};
 use crate::request::Fields;
-use crate::{ClientMeta, Password, PresentedToken, Service, ServiceError, TokenResponse, Username};
+use crate::{
+    ClientMeta, Config, Password, PresentedToken, PublicPrefix, Service, ServiceError,
+    TokenResponse, Username,
+};
 
 /// How clients and CDNs may cache the JWKS and the discovery document: five minutes, short
 /// enough that a rotated signing key is picked up quickly.
 pub const DISCOVERY_CACHE_CONTROL: &str = "public, max-age=300";
 
-fn token_body(t: &TokenResponse) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "access_token": t.access_token.expose_secret(),
-            "token_type": "Bearer",
-            "expires_in": t.expires_in,
-            "refresh_token": t.refresh_token.expose_secret(),
-            "refresh_token_expires_in": t.refresh_token_expires_in,
-            "scope": t.scope,
-        }),
-    )
+/// A token answer (RFC 6749 §5.1), with the refresh token where `REFRESH_TOKEN_DELIVERY`
+/// puts it: in the body, in the cookie (whose `Path` is the public prefix of `/auth`), or both.
+fn token_answer(
+    config: &Config,
+    t: &TokenResponse,
+    prefix: &PublicPrefix,
+) -> Result<Response, ServiceError> {
+    let delivery = config.refresh_delivery;
+    let mut body = json!({
+        "access_token": t.access_token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "refresh_token_expires_in": t.refresh_token_expires_in,
+        "scope": t.scope,
+    });
+    if let (true, Some(fields)) = (delivery.in_body(), body.as_object_mut()) {
+        fields.insert(
+            "refresh_token".to_owned(),
+            json!(t.refresh_token.expose_secret()),
+        );
+    }
+    let mut response = json_response(StatusCode::OK, &body);
+    if delivery.in_cookie() {
+        let path = cookie_path(config.refresh_cookie_path.as_deref(), prefix);
+        let cookie = set_cookie(
+            t.refresh_token.expose_secret(),
+            t.refresh_token_expires_in,
+            &path,
+        )?;
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The refresh token the cookie presents, when the deployment delivers it there; a request
+/// that carries it must pass the CSRF rule ([`check_origin`]) before anything else happens.
+fn cookie_token(config: &Config, headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
+    if !config.refresh_delivery.in_cookie() {
+        return Ok(None);
+    }
+    let Some(token) = refresh_cookie(headers)? else {
+        return Ok(None);
+    };
+    check_origin(headers, &config.cors)?;
+    Ok(Some(token))
+}
+
+/// The token from the body's `names` (the first present and non-empty), else the cookie's,
+/// else 400.
+fn presented<'a>(
+    fields: &'a Fields,
+    names: &[&str],
+    cookie: Option<&'a str>,
+) -> Result<&'a str, ServiceError> {
+    for name in names {
+        if let Some(token) = fields.get(name)?.filter(|t| !t.is_empty()) {
+            return Ok(token);
+        }
+    }
+    cookie.ok_or(ServiceError::InvalidRequest("refresh_token is required"))
+}
+
+/// In cookie delivery, an answer that ends the browser's hold on its refresh token also clears
+/// the cookie: a logout, and a refresh refused with `invalid_grant`.
+fn clearing_cookie(config: &Config, prefix: &PublicPrefix, mut response: Response) -> Response {
+    if config.refresh_delivery.in_cookie() {
+        let path = cookie_path(config.refresh_cookie_path.as_deref(), prefix);
+        if let Ok(cookie) = clear_cookie(&path) {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 /// `POST /auth/login`: JSON `{"username", "password"}` or form
@@ -42,6 +106,7 @@ async fn login<S: Store + 'static>(
     State(service): State<Arc<Service<S>>>,
     id: RequestId,
     client: ClientMeta,
+    prefix: PublicPrefix,
     fields: Result<Fields, ServiceError>,
 ) -> Response {
     respond(&id, "login", async {
@@ -52,52 +117,67 @@ async fn login<S: Store + 'static>(
         let tokens = service
             .login(&username, &password, client, service.now())
             .await?;
-        Ok(token_body(&tokens))
+        token_answer(service.config(), &tokens, &prefix)
     })
     .await
 }
 
 /// `POST /auth/refresh`: JSON `{"refresh_token"}` or form
-/// `grant_type=refresh_token&refresh_token=..` -> 200 with a new pair (docs/API.md).
+/// `grant_type=refresh_token&refresh_token=..`, or in cookie delivery the cookie -> 200 with
+/// a new pair (docs/API.md).
 async fn refresh<S: Store + 'static>(
     State(service): State<Arc<Service<S>>>,
     id: RequestId,
+    prefix: PublicPrefix,
+    headers: HeaderMap,
     fields: Result<Fields, ServiceError>,
 ) -> Response {
-    respond(&id, "refresh", async {
+    let config = service.config();
+    let mut refused = false;
+    let response = respond(&id, "refresh", async {
+        let cookie = cookie_token(config, &headers)?;
         let fields = fields?;
         fields.check_grant_type("refresh_token")?;
-        let token = fields.required("refresh_token", "refresh_token is required")?;
+        let token = presented(&fields, &["refresh_token"], cookie.as_deref())?;
         if token.len() > MAX_TOKEN_BYTES {
+            refused = true;
             return Err(ServiceError::InvalidGrant);
         }
         let token = PresentedToken::new(token);
-        let tokens = service.refresh(&token, service.now()).await?;
-        Ok(token_body(&tokens))
+        let tokens = service.refresh(&token, service.now()).await;
+        refused = matches!(tokens, Err(ServiceError::InvalidGrant));
+        token_answer(config, &tokens?, &prefix)
     })
-    .await
+    .await;
+    if refused {
+        clearing_cookie(config, &prefix, response)
+    } else {
+        response
+    }
 }
 
 /// `POST /auth/logout`: JSON `{"refresh_token"}` or the form field (`refresh_token`, or
-/// RFC 7009's `token`) -> 204, whatever the token's state (docs/API.md).
+/// RFC 7009's `token`), or in cookie delivery the cookie -> 204, whatever the token's state,
+/// and the cookie cleared (docs/API.md).
 async fn logout<S: Store + 'static>(
     State(service): State<Arc<Service<S>>>,
     id: RequestId,
+    prefix: PublicPrefix,
+    headers: HeaderMap,
     fields: Result<Fields, ServiceError>,
 ) -> Response {
+    let config = service.config();
     respond(&id, "logout", async {
+        let cookie = cookie_token(config, &headers)?;
         let fields = fields?;
-        let token = match fields.get("refresh_token")? {
-            Some(t) if !t.is_empty() => t,
-            _ => fields.required("token", "refresh_token is required")?,
-        };
+        let token = presented(&fields, &["refresh_token", "token"], cookie.as_deref())?;
         // An oversized token cannot be one of ours: nothing to revoke, and nothing to reveal.
         if token.len() <= MAX_TOKEN_BYTES {
             service
                 .logout(&PresentedToken::new(token), service.now())
                 .await?;
         }
-        Ok(no_content())
+        Ok(clearing_cookie(config, &prefix, no_content()))
     })
     .await
 }

@@ -83,14 +83,37 @@ pub fn sqlite() -> Harness<SqliteStore> {
 
 /// A service with the given keys over a fresh SQLite store.
 pub fn sqlite_with_keys(keys: KeySet) -> Harness<SqliteStore> {
+    let (store, dir) = sqlite_store();
+    Harness::with_keys(store, Some(dir), keys)
+}
+
+/// A service configured with `vars` (over the tests' defaults) over a fresh SQLite store.
+pub fn sqlite_with(vars: &[(&str, &str)]) -> Harness<SqliteStore> {
+    let (store, dir) = sqlite_store();
+    let keys = KeySet::from_secrets(Algorithm::Es256, &SecretValue::generate(), &[]).unwrap();
+    Harness::configured(store, Some(dir), keys, config_with(vars))
+}
+
+fn sqlite_store() -> (SqliteStore, TempDir) {
     let dir = std::env::temp_dir().join(format!("tessera-service-test-{}", random_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open(&dir.join("tessera.db")).unwrap();
-    Harness::with_keys(store, Some(TempDir(dir)), keys)
+    (store, TempDir(dir))
+}
+
+/// A service configured with `vars` over a fresh table in DynamoDB Local.
+pub async fn dynamodb_with(vars: &[(&str, &str)]) -> Harness<tessera_store::DynamoStore> {
+    let store = dynamodb_store().await;
+    let keys = KeySet::from_secrets(Algorithm::Es256, &SecretValue::generate(), &[]).unwrap();
+    Harness::configured(store, None, keys, config_with(vars))
 }
 
 /// A service over a fresh table in DynamoDB Local (`TESSERA_TEST_DYNAMODB_ENDPOINT`).
 pub async fn dynamodb() -> Harness<tessera_store::DynamoStore> {
+    Harness::new(dynamodb_store().await, None)
+}
+
+async fn dynamodb_store() -> tessera_store::DynamoStore {
     let endpoint = std::env::var("TESSERA_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "TESSERA_TEST_DYNAMODB_ENDPOINT is not set: start DynamoDB Local with \
@@ -100,7 +123,7 @@ pub async fn dynamodb() -> Harness<tessera_store::DynamoStore> {
     let table = format!("tessera-service-{}", random_id());
     let store = tessera_store::DynamoStore::from_endpoint(Some(&endpoint), table).await;
     store.create_table().await.unwrap();
-    Harness::new(store, None)
+    store
 }
 
 impl<S> Harness<S> {
@@ -111,7 +134,11 @@ impl<S> Harness<S> {
     }
 
     pub fn with_keys(store: S, dir: Option<TempDir>, keys: KeySet) -> Self {
-        let mut config = config();
+        Self::configured(store, dir, keys, config())
+    }
+
+    /// A harness with these keys and this configuration.
+    pub fn configured(store: S, dir: Option<TempDir>, keys: KeySet, mut config: Config) -> Self {
         config.verify.alg = keys.algorithm();
         let refresh_verifier = keys.refresh_verifier(RefreshPolicy::new(ISSUER));
         let clock = Arc::new(AtomicI64::new(T0));

@@ -39,6 +39,7 @@ macro_rules! store_tests {
 }
 
 mod bodies;
+mod cookies;
 mod discovery;
 mod helpers;
 mod keys;
