@@ -11,6 +11,7 @@
 )]
 
 mod authorizer;
+mod cookies;
 mod extension;
 mod flow;
 mod helpers;
