@@ -72,6 +72,8 @@ ENVIRONMENT = {
     "ACCESS_TOKEN_ALG": ("param", None, "ES256"),
     "KEY_SECRET_ARN": ("ref", "AWS::SecretsManager::Secret"),
     "AUTHORIZER_SCOPE_RULES": ("param", None, ""),
+    "REFRESH_TOKEN_DELIVERY": ("param", None, "body"),
+    "REFRESH_COOKIE_PATH": ("param", None, ""),
     "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": ("literal", "true"),
     # The Stack dimension of the functions' metrics: the alarms and the dashboard select on it.
     "METRICS_STACK": ("pseudo", "AWS::StackName"),
@@ -519,6 +521,24 @@ def check_api(t: Template, r: Report) -> None:
         r.check(bool(exposed) and "Access-Control-Allow-Origin" in headers,
                 f"api: {kind} lets a browser read WWW-Authenticate when CORS is on",
                 repr(headers.get("Access-Control-Expose-Headers")))
+        # A cookie deployment's browser calls with credentials: without this header it may
+        # not read the gateway's own 401/403 at all.
+        creds = headers.get("Access-Control-Allow-Credentials")
+        r.check(
+            isinstance(creds, dict) and (creds.get("Fn::If") or [None])[0] == "CorsWithCredentials",
+            f"api: {kind} allows credentials when the refresh token is a cookie", repr(creds))
+    cors = props.get("Cors") or {}
+    allow_credentials = cors.get("AllowCredentials")
+    r.check(
+        isinstance(allow_credentials, dict)
+        and (allow_credentials.get("Fn::If") or [None])[0] == "UsesCookie",
+        "api: the preflight allows credentials exactly when the refresh token is a cookie",
+        repr(allow_credentials))
+    rules = t.doc.get("Rules") or {}
+    r.check(
+        any("RefreshTokenDelivery" in json.dumps(rule) and "CorsAllowOrigin" in json.dumps(rule)
+            for rule in rules.values()),
+        "rules: cookie delivery cannot be deployed with CorsAllowOrigin *", repr(list(rules)))
     unauth = gr.get("UNAUTHORIZED") or {}
     header = ((unauth.get("ResponseParameters") or {}).get("Headers") or {}).get("WWW-Authenticate")
     r.check(
@@ -1126,6 +1146,14 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
     )["Properties"]["GatewayResponses"]["UNAUTHORIZED"]["ResponseParameters"]["Headers"].pop(
         "Access-Control-Expose-Headers"),
+    "401 unreadable by a cookie app": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"]["GatewayResponses"]["UNAUTHORIZED"]["ResponseParameters"]["Headers"].pop(
+        "Access-Control-Allow-Credentials"),
+    "preflight without credentials": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"]["Cors"].pop("AllowCredentials"),
+    "cookie delivery with CORS *": lambda d: d.pop("Rules"),
     "LogLevel never reaches Lambda": lambda d: d["Globals"]["Function"]["LoggingConfig"].pop(
         "ApplicationLogLevel"),
     "LogLevel warn drops the metric lines": lambda d: d["Parameters"]["LogLevel"][
