@@ -60,6 +60,7 @@ macro_rules! sqlite_only {
 }
 
 mod admin;
+mod browser;
 mod cookies;
 mod helpers;
 mod hostile;
