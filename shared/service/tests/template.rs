@@ -90,3 +90,17 @@ fn no_route_requires_a_scope_the_template_cannot_express() {
     // rule in AUTHORIZER_SCOPE_RULES, which is the deployment's to choose.
     assert!(ROUTES.iter().all(|r| r.scope.is_none() || r.protected));
 }
+
+#[test]
+fn the_preflight_the_template_answers_is_the_one_serve_answers() {
+    let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
+    let cors = &docs[0]["Resources"]["Api"]["Properties"]["Cors"];
+    assert_eq!(
+        cors["AllowHeaders"].as_str(),
+        Some(format!("'{}'", tessera_service::cors::ALLOW_HEADERS).as_str())
+    );
+    assert_eq!(
+        cors["AllowMethods"].as_str(),
+        Some(format!("'{}'", tessera_service::cors::ALLOW_METHODS).as_str())
+    );
+}
