@@ -138,6 +138,28 @@ async fn signed_in(page: &Client, expected: bool) {
     page.wait().for_element(Locator::Css(&css)).await.unwrap();
 }
 
+/// Types into the demo's login form (the username only when given) and waits until the page
+/// says it is signed in.
+async fn log_in_with_the_form(page: &Client, username: Option<&str>, password: &str) {
+    let field = |id| page.find(Locator::Id(id));
+    if let Some(username) = username {
+        field("username")
+            .await
+            .unwrap()
+            .send_keys(username)
+            .await
+            .unwrap();
+    }
+    field("password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    field("login").await.unwrap().click().await.unwrap();
+    signed_in(page, true).await;
+}
+
 /// Lets the access tokens the page holds expire.
 async fn past_expiry() {
     tokio::time::sleep(Duration::from_secs(ACCESS_TTL + 1)).await;
@@ -174,25 +196,7 @@ async fn browser_demo_in_cookie_mode_end_to_end(backend: Backend) {
     // Log in through the form.
     page.goto(&demo).await.unwrap();
     run(&page, "window.demo.ready").await;
-    page.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(&user.username)
-        .await
-        .unwrap();
-    page.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&user.password)
-        .await
-        .unwrap();
-    page.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    signed_in(&page, true).await;
+    log_in_with_the_form(&page, Some(&user.username), &user.password).await;
 
     // No script can read the refresh token.
     let cookies = page
@@ -286,19 +290,8 @@ async fn browser_demo_in_cookie_mode_end_to_end(backend: Backend) {
 
     // Log in again, then out: the cookie is cleared, so a refresh carries none at all.
     page.switch_to_window(first).await.unwrap();
-    page.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&user.password)
-        .await
-        .unwrap();
-    page.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    signed_in(&page, true).await;
+    // (The form still holds the username.)
+    log_in_with_the_form(&page, None, &user.password).await;
     page.find(Locator::Id("logout"))
         .await
         .unwrap()
