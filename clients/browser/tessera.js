@@ -67,6 +67,11 @@ export class Tessera {
     return this.#access !== null;
   }
 
+  /** When the access token this tab holds expires (ms since the epoch; 0 when signed out). */
+  get expiresAt() {
+    return this.#expiresAt;
+  }
+
   /** Calls `listener(signedIn)` whenever that changes, in this tab or from another. */
   onChange(listener) {
     this.#listeners.add(listener);
@@ -129,28 +134,59 @@ export class Tessera {
 
   async #refreshAcrossTabs() {
     const held = this.#expiresAt;
-    const run = async () => {
-      // Another tab may have refreshed while this one waited for the lock: its token was
-      // broadcast before it let go. Let pending messages arrive, then use it if it is newer.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      if (this.#expiresAt > held && Date.now() < this.#expiresAt - this.#marginFor()) return;
-      const response = await this.#post("/auth/refresh", {});
-      const body = await response.json().catch(() => null);
-      if (response.status === 400 && body?.error === "invalid_grant") {
-        this.#signOut(true);
-        throw new SignedOut();
-      }
-      if (response.status === 400 && body?.error === "invalid_request") {
-        // No cookie: nothing to resume.
-        this.#signOut(false);
-        throw new SignedOut();
-      }
-      if (!response.ok) throw new TesseraError(response.status, body);
-      this.#adopt(body.access_token, body.expires_in);
-      this.#broadcast();
-    };
-    return navigator.locks ? navigator.locks.request(LOCK, run) : run();
+    const fresh = () => this.#expiresAt > held && Date.now() < this.#expiresAt - this.#marginFor();
+    if (!navigator.locks) return this.#refreshNow();
+    // Nobody else refreshing: refresh under the lock, unless a token came over meanwhile.
+    const done = await navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+      if (lock === null) return false;
+      if (!fresh()) await this.#refreshNow();
+      return true;
+    });
+    if (done) return;
+    // Another tab is refreshing. It posts its new token before it lets go of the lock, but
+    // the message and the lock travel apart: wait for the token (a second at most), and
+    // refresh only if none came (that tab's refresh failed).
+    await navigator.locks.request(LOCK, async () => {
+      await this.#tokenNewerThan(held, 1000);
+      if (!fresh()) await this.#refreshNow();
+    });
   }
+
+  async #refreshNow() {
+    const response = await this.#post("/auth/refresh", {});
+    const body = await response.json().catch(() => null);
+    if (response.status === 400 && body?.error === "invalid_grant") {
+      this.#signOut(true);
+      throw new SignedOut();
+    }
+    if (response.status === 400 && body?.error === "invalid_request") {
+      // No cookie: nothing to resume.
+      this.#signOut(false);
+      throw new SignedOut();
+    }
+    if (!response.ok) throw new TesseraError(response.status, body);
+    this.#adopt(body.access_token, body.expires_in);
+    this.#broadcast();
+  }
+
+  // Resolves once this tab holds a token newer than `held`, or after `ms`.
+  #tokenNewerThan(held, ms) {
+    if (this.#expiresAt > held) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve();
+      };
+      const waiter = () => {
+        if (this.#expiresAt > held) finish();
+      };
+      const timer = setTimeout(finish, ms);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #waiters = new Set();
 
   #post(path, body) {
     return fetch(`${this.#base}${path}`, {
@@ -205,6 +241,7 @@ export class Tessera {
       this.#expiresAt = message.expiresAt;
       this.#lifetime = message.lifetime;
       this.#schedule();
+      for (const waiter of [...this.#waiters]) waiter();
       if (!wasSignedIn) this.#emit();
     } else if (message?.type === "signout") {
       this.#signOut(false);

@@ -160,9 +160,15 @@ async fn log_in_with_the_form(page: &Client, username: Option<&str>, password: &
     signed_in(page, true).await;
 }
 
-/// Lets the access tokens the page holds expire.
-async fn past_expiry() {
-    tokio::time::sleep(Duration::from_secs(ACCESS_TTL + 1)).await;
+/// Waits, in the page, until the access token it holds has expired: a condition polled in the
+/// browser (short TTL, bounded by WebDriver's script timeout), not a fixed sleep.
+async fn past_expiry(page: &Client) {
+    run(
+        page,
+        "new Promise((resolve) => { const expired = () => Date.now() > window.demo.client.expiresAt \
+         ? resolve(true) : setTimeout(expired, 50); expired(); })",
+    )
+    .await;
 }
 
 sqlite_only!(browser_demo_in_cookie_mode_end_to_end,);
@@ -219,7 +225,7 @@ async fn browser_demo_in_cookie_mode_end_to_end(backend: Backend) {
 
     // Ten calls at once across an expiry: one refresh, every call answered.
     let before = refreshes(&server, "rotated").await;
-    past_expiry().await;
+    past_expiry(&page).await;
     let ten = run(
         &page,
         "Promise.all(Array.from({length: 10}, () => window.demo.whoami()))",
@@ -241,7 +247,7 @@ async fn browser_demo_in_cookie_mode_end_to_end(backend: Backend) {
     page.goto(&demo).await.unwrap();
     run(&page, "window.demo.ready").await;
     signed_in(&page, true).await;
-    past_expiry().await;
+    past_expiry(&page).await;
     let before = refreshes(&server, "rotated").await;
     run(
         &page,
@@ -281,7 +287,7 @@ async fn browser_demo_in_cookie_mode_end_to_end(backend: Backend) {
         204
     );
     page.switch_to_window(first.clone()).await.unwrap();
-    past_expiry().await;
+    past_expiry(&page).await;
     let after = run(&page, "window.demo.whoami()").await;
     assert_eq!(after["body"], "signed out", "{after}");
     signed_in(&page, false).await;
