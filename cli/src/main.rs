@@ -11,6 +11,7 @@ mod metrics;
 mod path;
 mod serve;
 mod server;
+mod sessions;
 mod setup;
 
 use std::net::SocketAddr;

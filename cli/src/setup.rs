@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use tessera_authorizer::ScopeRules;
-use tessera_authorizer::keyring::KeyedAuthorizer;
+use tessera_authorizer::keyring::{KeyedAuthorizer, RevocationCheck};
 use tessera_keys::{KeyFile, KeyRing, KeySource};
 use tessera_service::{Config, Service};
 use tessera_store::{DynamoStore, SqliteStore};
@@ -193,6 +193,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = config(Some(args.addr))?;
     let rules = scope_rules()?;
     let cache = AuthorizerCache::from_env()?;
+    let revocation = RevocationCheck::from_vars(&tessera_config::Vars::env())?;
     ensure_data_folder(&args.store.data)?;
     let key_path = key_file(&args.store.data);
     let alg = config.verify.alg;
@@ -238,7 +239,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         metrics = if metrics.is_some() { "/metrics, loopback only" } else { "off" },
         "tessera serve listening"
     );
-    let authorizer = KeyedAuthorizer::new(ring.clone(), policy, rules);
+    let mut authorizer = KeyedAuthorizer::new(ring.clone(), policy, rules);
+    if let RevocationCheck::Session { cache_secs } = revocation {
+        authorizer = authorizer.with_sessions(crate::sessions::live_sessions(&store), cache_secs);
+    }
     let gateway = Gateway::new(
         authorizer,
         cache,

@@ -32,7 +32,7 @@ use tessera_service::gateway::{
     access_denied, gateway_error, missing_authentication_token, unauthorized,
 };
 use tessera_service::{Caller, Clock, Cors, RequestId, Route};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use cache::AuthorizerCache;
 pub use upstream::Upstream;
@@ -152,7 +152,9 @@ impl Gateway {
         let ruling = match self.authorizer.authorize(&event, now).await {
             Ok(ruling) => ruling,
             Err(error) => {
-                warn!(%error, "authorizer failed");
+                // No keys, or no session store with the revocation check on: an operator's
+                // problem, and a 500, never an allow.
+                error!(%error, "authorizer failed");
                 return Authorized::Failed;
             }
         };

@@ -69,6 +69,7 @@ mod logout;
 mod metrics;
 mod protected;
 mod refresh;
+mod revocation;
 mod serve;
 mod sessions;
 mod well_known;

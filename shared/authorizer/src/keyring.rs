@@ -12,7 +12,11 @@
 //! event (the extension does not answer during init), or `KEY_FILE`, loaded at init. Every
 //! start error names the variable at fault.
 
+#[cfg(feature = "sessions")]
+use std::collections::HashMap;
 use std::io::Write;
+#[cfg(feature = "sessions")]
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -37,6 +41,41 @@ pub struct AuthorizerConfig {
     pub rules: ScopeRules,
     /// `AWS_LAMBDA_LOG_FORMAT`: how the decision's log line is laid out (default text).
     pub log_format: LogFormat,
+    /// `AUTHORIZER_REVOCATION_CHECK` and `AUTHORIZER_REVOCATION_CACHE`.
+    pub revocation: RevocationCheck,
+}
+
+/// Whether a valid token must also have a live session (`AUTHORIZER_REVOCATION_CHECK`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RevocationCheck {
+    /// The token alone decides (the default): a revoked session's access token works until
+    /// its `exp`.
+    #[default]
+    Off,
+    /// The token's session must be live: not revoked, not expired, not older than its user's
+    /// revocation watermark. A live answer is reused for `cache_secs`
+    /// (`AUTHORIZER_REVOCATION_CACHE`, default 2, at most 60) by this process.
+    Session {
+        /// How long a live answer is reused, in seconds.
+        cache_secs: u64,
+    },
+}
+
+impl RevocationCheck {
+    /// Reads `AUTHORIZER_REVOCATION_CHECK` (`off`, the default, or `session`) and, for
+    /// `session`, `AUTHORIZER_REVOCATION_CACHE`.
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        match vars.get("AUTHORIZER_REVOCATION_CHECK").as_deref() {
+            None | Some("off") => Ok(Self::Off),
+            Some("session") => Ok(Self::Session {
+                cache_secs: vars.seconds("AUTHORIZER_REVOCATION_CACHE", 2, 0, 60)?,
+            }),
+            Some(_) => Err(ConfigError::Invalid {
+                name: "AUTHORIZER_REVOCATION_CHECK",
+                reason: "off or session".into(),
+            }),
+        }
+    }
 }
 
 impl AuthorizerConfig {
@@ -57,6 +96,7 @@ impl AuthorizerConfig {
             verify,
             rules,
             log_format: LogFormat::from_setting(vars.get("AWS_LAMBDA_LOG_FORMAT").as_deref()),
+            revocation: RevocationCheck::from_vars(vars)?,
         })
     }
 }
@@ -80,6 +120,8 @@ pub struct KeyedAuthorizer {
     rules: ScopeRules,
     log_format: LogFormat,
     current: RwLock<Option<Arc<Authorizer>>>,
+    #[cfg(feature = "sessions")]
+    sessions: Option<SessionCheck>,
 }
 
 // One per process: the size of the larger variant costs nothing.
@@ -116,6 +158,15 @@ impl KeyedAuthorizer {
         vars: &Vars<F>,
     ) -> Result<Self, InitError> {
         let config = AuthorizerConfig::from_vars(vars)?;
+        if config.revocation != RevocationCheck::Off {
+            // Starting without the check would allow what the operator asked to deny.
+            return Err(InitError::Config(ConfigError::Invalid {
+                name: "AUTHORIZER_REVOCATION_CHECK",
+                reason: "session needs a session store, which this function does not read: \
+                         set it to off here"
+                    .into(),
+            }));
+        }
         let source = KeySource::from_lookup(|name| vars.get(name))?;
         let alg = config.verify.alg;
         let authorizer = match source {
@@ -143,6 +194,8 @@ impl KeyedAuthorizer {
             rules,
             log_format: LogFormat::default(),
             current: RwLock::new(Some(Arc::new(current))),
+            #[cfg(feature = "sessions")]
+            sessions: None,
         }
     }
 
@@ -164,12 +217,26 @@ impl KeyedAuthorizer {
             rules,
             log_format: LogFormat::default(),
             current: RwLock::new(None),
+            #[cfg(feature = "sessions")]
+            sessions: None,
         }
     }
 
     /// Lays out [`KeyedAuthorizer::answer`]'s log lines in `format`.
     pub fn with_log_format(mut self, format: LogFormat) -> Self {
         self.log_format = format;
+        self
+    }
+
+    #[cfg(feature = "sessions")]
+    /// Requires a valid token's session to be live ([`RevocationCheck::Session`]), asking
+    /// `sessions`, and reusing a live answer for `cache_secs`.
+    pub fn with_sessions(mut self, sessions: Arc<dyn LiveSessions>, cache_secs: u64) -> Self {
+        self.sessions = Some(SessionCheck {
+            sessions,
+            cache_secs: i64::try_from(cache_secs).unwrap_or(i64::MAX),
+            live_until: std::sync::Mutex::new(HashMap::new()),
+        });
         self
     }
 
@@ -213,7 +280,7 @@ impl KeyedAuthorizer {
     /// [`Authorizer::authorize`], with one rate-limited key reload when the token's `kid` is
     /// unknown. A failed or refused reload leaves the first ruling (a deny) standing. Logs
     /// nothing but a failed reload: the caller logs the ruling.
-    pub async fn authorize(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
+    pub async fn authorize(&self, event: &[u8], now: i64) -> Result<Ruling, Undecided> {
         let started = Instant::now();
         let ruling = self.decide(event, now).await;
         let latency = started.elapsed();
@@ -224,7 +291,34 @@ impl KeyedAuthorizer {
         ruling
     }
 
-    async fn decide(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
+    /// The token's ruling, then, with the session check on, its session's: a valid token
+    /// whose session is not live is refused as [`DenyReason::SessionEnded`]; a store that
+    /// cannot answer decides nothing (fail closed).
+    async fn decide(&self, event: &[u8], now: i64) -> Result<Ruling, Undecided> {
+        let ruling = self.decide_token(event, now).await?;
+        #[cfg(not(feature = "sessions"))]
+        return Ok(ruling);
+        #[cfg(feature = "sessions")]
+        self.check_session(ruling, now).await
+    }
+
+    /// With the session check on, a valid token's session must be live.
+    #[cfg(feature = "sessions")]
+    async fn check_session(&self, ruling: Ruling, now: i64) -> Result<Ruling, Undecided> {
+        let Some(check) = &self.sessions else {
+            return Ok(ruling);
+        };
+        if !matches!(ruling.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
+            return Ok(ruling);
+        }
+        let live = match ruling.sid().map(str::to_owned) {
+            Some(sid) => check.is_live(&sid, now).await?,
+            None => false,
+        };
+        Ok(if live { ruling } else { ruling.session_ended() })
+    }
+
+    async fn decide_token(&self, event: &[u8], now: i64) -> Result<Ruling, KeysUnavailable> {
         let ruling = self.current().await?.authorize(event, now);
         if ruling.verdict != Verdict::Unauthorized(DenyReason::Token(VerifyError::UnknownKid)) {
             return Ok(ruling);
@@ -240,7 +334,7 @@ impl KeyedAuthorizer {
     }
 
     /// The function's whole answer for one event, at the current time: the typed body to
-    /// return, [`AnswerError::Unauthorized`] (401), or [`AnswerError::Keys`] (a function
+    /// return, [`AnswerError::Unauthorized`] (401), or [`AnswerError::Undecided`] (a function
     /// error: 500). The ruling's log line, with `request_id`, is written to stdout in one
     /// `write` when the log level lets it through.
     pub async fn answer(&self, event: &[u8], request_id: &str) -> Result<Response, AnswerError> {
@@ -283,6 +377,7 @@ pub fn metric_event(ruling: &Ruling, latency: Duration) -> Event {
                 DenyReason::Token(VerifyError::WrongIssuer) => "wrong_issuer",
                 DenyReason::Token(VerifyError::WrongAudience) => "wrong_audience",
                 DenyReason::Token(_) => "malformed_token",
+                DenyReason::SessionEnded => "session_ended",
                 DenyReason::UnparseableEvent
                 | DenyReason::UnknownEvent
                 | DenyReason::IncompleteEvent(_) => "bad_event",
@@ -292,15 +387,94 @@ pub fn metric_event(ruling: &Ruling, latency: Duration) -> Event {
     }
 }
 
+#[cfg(feature = "sessions")]
+/// Where the authorizer asks whether a session is live, with the check on: a session store
+/// (`tessera serve` its own). `Ok(false)` for a session that is unknown, revoked, expired or
+/// older than its user's watermark.
+pub trait LiveSessions: Send + Sync {
+    /// Whether `sid` is live at `now` (unix seconds), from one strongly consistent read.
+    fn is_live<'a>(
+        &'a self,
+        sid: &'a str,
+        now: i64,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, SessionsUnavailable>> + Send + 'a>>;
+}
+
+#[cfg(feature = "sessions")]
+/// The session store could not answer: no decision (API Gateway answers 500), never an allow.
+#[derive(Debug, thiserror::Error)]
+#[error("session store unavailable: {0}")]
+pub struct SessionsUnavailable(pub String);
+
+/// Nothing could be decided: an operator's problem, answered as a function error (500).
+#[derive(Debug, thiserror::Error)]
+pub enum Undecided {
+    /// No keys.
+    #[error(transparent)]
+    Keys(#[from] KeysUnavailable),
+    /// No answer from the session store, with the check on.
+    #[cfg(feature = "sessions")]
+    #[error(transparent)]
+    Sessions(#[from] SessionsUnavailable),
+}
+
+#[cfg(feature = "sessions")]
+/// The most sessions whose live answer one process remembers; past it the expired ones go,
+/// then all.
+const MAX_CACHED_SESSIONS: usize = 10_000;
+
+#[cfg(feature = "sessions")]
+struct SessionCheck {
+    sessions: Arc<dyn LiveSessions>,
+    cache_secs: i64,
+    /// sid -> until when its live answer may be reused. Only live answers are kept: an ended
+    /// session never comes back.
+    live_until: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+#[cfg(feature = "sessions")]
+impl SessionCheck {
+    async fn is_live(&self, sid: &str, now: i64) -> Result<bool, SessionsUnavailable> {
+        if self.cache_secs > 0 {
+            let cached = match self.live_until.lock() {
+                Ok(map) => map.get(sid).is_some_and(|until| *until > now),
+                Err(poisoned) => poisoned
+                    .into_inner()
+                    .get(sid)
+                    .is_some_and(|until| *until > now),
+            };
+            if cached {
+                return Ok(true);
+            }
+        }
+        let live = self.sessions.is_live(sid, now).await?;
+        if live && self.cache_secs > 0 {
+            let mut map = match self.live_until.lock() {
+                Ok(map) => map,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if map.len() >= MAX_CACHED_SESSIONS {
+                map.retain(|_, until| *until > now);
+                if map.len() >= MAX_CACHED_SESSIONS {
+                    map.clear();
+                }
+            }
+            map.insert(sid.to_owned(), now.saturating_add(self.cache_secs));
+        }
+        Ok(live)
+    }
+}
+
 /// Why the function answers with an error instead of a body.
 #[derive(thiserror::Error)]
 pub enum AnswerError {
     /// No valid token: API Gateway answers 401. The message is exactly `Unauthorized`.
     #[error(transparent)]
     Unauthorized(#[from] Unauthorized),
-    /// No keys to decide with: API Gateway answers 500.
+    /// No keys (or, with the session check, no session store) to decide with: API Gateway
+    /// answers 500.
     #[error(transparent)]
-    Keys(#[from] KeysUnavailable),
+    Undecided(#[from] Undecided),
 }
 
 // `lambda_runtime` logs a handler error by its Debug text: a refusal must read exactly
@@ -310,7 +484,7 @@ impl std::fmt::Debug for AnswerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AnswerError::Unauthorized(_) => f.write_str(crate::UNAUTHORIZED),
-            AnswerError::Keys(keys) => f.debug_tuple("Keys").field(keys).finish(),
+            AnswerError::Undecided(why) => f.debug_tuple("Undecided").field(why).finish(),
         }
     }
 }

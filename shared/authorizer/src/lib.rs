@@ -146,6 +146,34 @@ impl Ruling {
     pub fn policy(&self) -> Option<&PolicyResponse> {
         self.answer.as_ref().ok().and_then(Response::policy)
     }
+
+    /// The session id of the verified token this ruling answers with, if any.
+    pub fn sid(&self) -> Option<&str> {
+        let context = match self.answer.as_ref().ok()? {
+            Response::Policy(policy) => &policy.context,
+            Response::Simple(simple) => simple.context.as_ref()?,
+        };
+        context
+            .entries()
+            .into_iter()
+            .find(|(name, _)| *name == "sid")
+            .map(|(_, sid)| sid)
+            .filter(|sid| !sid.is_empty())
+    }
+
+    /// The same event refused because the token's session has ended: 401 for a REST event,
+    /// `isAuthorized: false` for an HTTP API one, as for any token that is no longer good.
+    pub fn session_ended(self) -> Ruling {
+        let verdict = Verdict::Unauthorized(DenyReason::SessionEnded);
+        match self.kind {
+            Some(EventKind::HttpV2) => Ruling::new(
+                self.kind,
+                verdict,
+                Ok(Response::Simple(SimpleResponse::refused())),
+            ),
+            kind => Ruling::unauthorized(kind, DenyReason::SessionEnded),
+        }
+    }
 }
 
 /// The [`Ruling`]'s answer as JSON: what the function hands back to API Gateway.
@@ -214,6 +242,10 @@ pub enum DenyReason {
     /// The bearer token did not verify.
     #[error("invalid access token: {0}")]
     Token(#[from] VerifyError),
+    /// The token is valid but its session is not live (revoked, expired, or created before
+    /// its user's revocation watermark): only with `AUTHORIZER_REVOCATION_CHECK=session`.
+    #[error("the token's session is revoked or expired")]
+    SessionEnded,
 }
 
 /// Turns authorizer events into answers. Build it once at start-up; it is immutable and

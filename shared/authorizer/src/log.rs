@@ -105,7 +105,11 @@ impl Ruling {
                 (Level::INFO, NO_SCOPE, fields)
             }
             (
-                Verdict::Unauthorized(reason @ (DenyReason::Credentials(_) | DenyReason::Token(_))),
+                Verdict::Unauthorized(
+                    reason @ (DenyReason::Credentials(_)
+                    | DenyReason::Token(_)
+                    | DenyReason::SessionEnded),
+                ),
                 _,
             ) => (Level::INFO, NO_TOKEN, Fields::Reason(reason)),
             (Verdict::Unauthorized(DenyReason::UnparseableEvent), Detail::NotAnObject) => {

@@ -130,6 +130,10 @@ async fn the_authorizer_with_invalid_settings_fails_at_init_naming_the_variable(
         ("ACCESS_TOKEN_ALG", "none"),
         ("AUTHORIZER_SCOPE_RULES", "GET /me"),
         ("AUTHORIZER_SCOPE_RULES", "FETCH /me=admin"),
+        ("AUTHORIZER_REVOCATION_CHECK", "sometimes"),
+        // The lean authorizer reads no store: starting without the check it was asked for
+        // would allow what the operator means to deny.
+        ("AUTHORIZER_REVOCATION_CHECK", "session"),
     ] {
         // When Lambda starts the authorizer with it
         let env = stack.env().set(name, value);
