@@ -147,10 +147,12 @@ fn sid_of(access: &str) -> String {
 
 #[tokio::test]
 async fn every_decision_of_every_function_is_one_valid_emf_line_counted_by_outcome() {
-    // Given a deployment where GET /me needs `admin`, and two failures lock a username
+    // Given a deployment where GET /me needs `admin`, two failures lock a username, and a
+    // token just spent may come back within a grace window
     let stack = Stack::with_config(&[
         ("AUTHORIZER_SCOPE_RULES", "GET /me=admin"),
         ("LOGIN_LOCKOUT_THRESHOLD", "2"),
+        ("REFRESH_REUSE_GRACE", "300"),
         ("METRICS_STACK", "tessera-e2e"),
     ])
     .await
@@ -178,11 +180,14 @@ async fn every_decision_of_every_function_is_one_valid_emf_line_counted_by_outco
     let no_header = AuthorizerEvent::RestRequest.event(None).unwrap();
     d.authorizer.invoke(&no_header).await.unwrap();
 
-    // and a refresh rotates, its token comes back (reuse), the successor is then revoked,
-    // and a token that is not one is refused
+    // and a refresh rotates, the token it spent comes back at once (a grace replay), the
+    // successor rotates in turn, the first token comes back again (reuse: the session is
+    // revoked), the last successor is then refused as revoked, and a token that is not one
     let rotated = d.refreshed(&second.refresh).await;
+    assert_eq!(d.try_refresh(&second.refresh).await.status, 200);
+    let again = d.refreshed(&rotated.refresh).await;
     assert_eq!(d.try_refresh(&second.refresh).await.status, 400);
-    assert_eq!(d.try_refresh(&rotated.refresh).await.status, 400);
+    assert_eq!(d.try_refresh(&again.refresh).await.status, 400);
     assert_eq!(d.try_refresh("not-a-refresh-token").await.status, 400);
 
     // and a logout revokes, then finds nothing the second time
@@ -218,9 +223,10 @@ async fn every_decision_of_every_function_is_one_valid_emf_line_counted_by_outco
         ])
     );
     assert_eq!(
-        counts(&emf(&d.refresh, 4).await),
+        counts(&emf(&d.refresh, 6).await),
         expect(&[
-            ("refresh rotated", 1),
+            ("refresh rotated", 2),
+            ("refresh grace_replay", 1),
             ("refresh reuse_detected", 1),
             ("refresh revoked", 1),
             ("refresh invalid", 1),
