@@ -3,8 +3,9 @@
 //! Lambda proxy response through unchanged, so the functions add them themselves when
 //! `CORS_ALLOW_ORIGIN` is set (template.yaml's `CorsAllowOrigin`).
 //!
-//! `CORS_ALLOW_ORIGIN` is `*`, or a comma-separated list of exact origins. With a list, an
-//! answer names the request's origin when it is listed (never `*`), with `Vary: Origin`; when
+//! `CORS_ALLOW_ORIGIN` is `*`, or a comma-separated list of exact origins. One origin is named
+//! on every answer; of several, an answer names the request's origin when it is listed (never
+//! `*`); either way with `Vary: Origin`. When
 //! the refresh token travels in a cookie (`REFRESH_TOKEN_DELIVERY`), also
 //! `Access-Control-Allow-Credentials: true`, which `*` can never carry.
 
@@ -112,14 +113,19 @@ impl Cors {
         self.allowed != Allowed::None
     }
 
-    /// The `Access-Control-Allow-Origin` for a request from `origin`, if it may read.
+    /// The `Access-Control-Allow-Origin` for a request from `origin`, if it may read. One
+    /// configured origin is named on every answer, as API Gateway's static header does (it
+    /// tells nobody anything new); of several, only the request's own, when listed.
     fn allow_origin(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
         match &self.allowed {
             Allowed::None => None,
             Allowed::Any => Some(HeaderValue::from_static("*")),
-            Allowed::Origins(_) => origin
-                .filter(|o| o.to_str().is_ok_and(|o| self.allows(o)))
-                .cloned(),
+            Allowed::Origins(origins) => match origins.as_slice() {
+                [only] => Some(only.clone()),
+                _ => origin
+                    .filter(|o| o.to_str().is_ok_and(|o| self.allows(o)))
+                    .cloned(),
+            },
         }
     }
 
@@ -211,6 +217,18 @@ mod tests {
         let foreign = answer(&cors, "https://evil.example.com");
         assert!(foreign.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
         assert_eq!(foreign.headers()[VARY], "Origin");
+    }
+
+    #[test]
+    fn one_origin_is_named_on_every_answer_as_api_gateways_static_header() {
+        let cors = cors("https://app.example.com", "body").unwrap();
+        let bare = cors.apply(None, Response::new(axum::body::Body::empty()));
+        assert_eq!(
+            bare.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert!(cors.allows("https://app.example.com"));
+        assert!(!cors.allows("https://evil.example.com"));
     }
 
     #[test]
