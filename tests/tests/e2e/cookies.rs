@@ -70,7 +70,8 @@ async fn cookie_delivery_on_a_stage_url_sets_path_prod_auth_and_the_csrf_rule_ho
         Some("true")
     );
 
-    // When a foreign origin, then the app itself, refresh with the cookie
+    // When a foreign origin, a cross-site form, a request without an origin, then the app
+    // itself, refresh with the cookie
     let with_cookie = |origin: &str| {
         let event = events::refresh(Encoding::Json, "unused").unwrap();
         let cookie = format!("__Secure-tessera-refresh={token}");
@@ -84,12 +85,37 @@ async fn cookie_delivery_on_a_stage_url_sets_path_prod_auth_and_the_csrf_rule_ho
             "{}",
         )
     };
-    let foreign = call(&d.refresh, &with_cookie("https://evil.example")).await;
+    let cookie_header = format!("__Secure-tessera-refresh={token}");
+    let cross_site_form = browser(
+        events::refresh(Encoding::Form, "unused").unwrap(),
+        &[
+            ("Cookie", cookie_header.as_str()),
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=refresh_token",
+    );
+    let no_origin = browser(
+        events::refresh(Encoding::Json, "unused").unwrap(),
+        &[
+            ("Cookie", cookie_header.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    );
+    let refused = [
+        call(&d.refresh, &with_cookie("https://evil.example")).await,
+        call(&d.refresh, &cross_site_form).await,
+        call(&d.refresh, &no_origin).await,
+    ];
     let own = call(&d.refresh, &with_cookie(APP)).await;
 
-    // Then the foreign one is refused before anything changed, and the app's rotates
-    assert_eq!(foreign.status, 403, "{foreign:?}");
-    assert_eq!(foreign.json().unwrap()["error"], "access_denied");
+    // Then a foreign origin, a cross-site form and a request without an origin are refused
+    // before anything changed (the token still rotates after them), and the app's rotates
+    for foreign in &refused {
+        assert_eq!(foreign.status, 403, "{foreign:?}");
+        assert_eq!(foreign.json().unwrap()["error"], "access_denied");
+    }
     assert_eq!(own.status, 200, "{own:?}");
     let (next, attributes) = cookie(&own);
     assert_ne!(next, token);
