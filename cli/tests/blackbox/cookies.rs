@@ -5,12 +5,19 @@
 use serde_json::json;
 
 use crate::helpers::{Backend, Reply, Server, TestUser, read_reply, spawn_serve};
+use crate::hostile::raw;
 
 const APP: &str = "http://127.0.0.1:9";
 
-both_backends!(cookie_mode_refresh_and_logout_ride_on_the_cookie_and_cross_site_requests_are_403,);
+both_backends!(
+    cookie_mode_refresh_and_logout_ride_on_the_cookie_and_cross_site_requests_are_403,
+    cookie_mode_64_cross_site_refreshes_at_once_are_all_403_and_spend_nothing,
+);
 
-sqlite_only!(cookie_mode_a_preflight_is_answered_as_api_gateway_would,);
+sqlite_only!(
+    cookie_mode_a_preflight_is_answered_as_api_gateway_would,
+    cookie_mode_raw_requests_with_two_cookies_or_two_origins_are_refused,
+);
 
 async fn cookie_server(backend: Backend) -> Server {
     spawn_serve(
@@ -196,4 +203,121 @@ async fn cookie_mode_a_preflight_is_answered_as_api_gateway_would(backend: Backe
     let foreign = preflight("http://evil.example").await;
     assert_eq!(foreign.status, 204);
     assert!(foreign.header("access-control-allow-origin").is_none());
+}
+
+/// Logs in from the app's origin and returns the refresh cookie's value.
+async fn cookie_login(server: &Server, user: &TestUser) -> String {
+    let login = read_reply(
+        reqwest::Client::new()
+            .post(server.url("/auth/login"))
+            .header("origin", APP)
+            .json(&json!({"username": user.username, "password": user.password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    cookie_of(&login)
+}
+
+/// Gives serve in cookie mode and a logged-in browser; 64 cross-site requests (a foreign
+/// origin's JSON, a form from the app's origin, no origin at all) carry its cookie to refresh
+/// at once; expects every one 403 `access_denied`, the session untouched, and the very same
+/// cookie still rotating afterwards (none of them spent it).
+async fn cookie_mode_64_cross_site_refreshes_at_once_are_all_403_and_spend_nothing(
+    backend: Backend,
+) {
+    let server = cookie_server(backend).await;
+    let user = TestUser::generate(&server).await;
+    let cookie = cookie_login(&server, &user).await;
+    let sessions = server.session_list(&user.username).await;
+
+    let shapes = [
+        (Some("http://evil.example"), "application/json", "{}"),
+        (
+            Some(APP),
+            "application/x-www-form-urlencoded",
+            "grant_type=refresh_token",
+        ),
+        (None, "application/json", "{}"),
+    ];
+    let url = server.url("/auth/refresh");
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (origin, content_type, body) = shapes[i % shapes.len()];
+        let request = reqwest::Client::new()
+            .post(url.clone())
+            .header("cookie", format!("__Secure-tessera-refresh={cookie}"))
+            .header("content-type", content_type)
+            .body(body);
+        let request = match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        };
+        requests.spawn(async move { read_reply(request.send().await.unwrap()).await });
+    }
+    let replies = requests.join_all().await;
+
+    for reply in &replies {
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert_eq!(reply.json()["error"], "access_denied");
+    }
+    assert_eq!(server.session_list(&user.username).await, sessions);
+    let own = post(
+        &server,
+        "/auth/refresh",
+        &cookie,
+        Some(APP),
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+}
+
+/// Gives serve in cookie mode and a logged-in browser; on a raw socket, a refresh carrying two
+/// refresh cookies (one planted for another path), and one with two `Origin` headers (the
+/// allowed one and a foreign one); expects 400 `invalid_request` and 403 `access_denied`,
+/// never a guess between them, and the session untouched.
+async fn cookie_mode_raw_requests_with_two_cookies_or_two_origins_are_refused(backend: Backend) {
+    let server = cookie_server(backend).await;
+    let user = TestUser::generate(&server).await;
+    let cookie = cookie_login(&server, &user).await;
+    let sessions = server.session_list(&user.username).await;
+    let request = |headers: &str| {
+        format!(
+            "POST /auth/refresh HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\n\
+             content-length: 2\r\n{headers}connection: close\r\n\r\n{{}}"
+        )
+    };
+
+    let two_cookies = raw(
+        server.addr,
+        &request(&format!(
+            "origin: {APP}\r\ncookie: __Secure-tessera-refresh={cookie}\r\n\
+             cookie: __Secure-tessera-refresh=planted\r\n"
+        )),
+    )
+    .await;
+    let two_origins = raw(
+        server.addr,
+        &request(&format!(
+            "origin: {APP}\r\norigin: http://evil.example\r\n\
+             cookie: __Secure-tessera-refresh={cookie}\r\n"
+        )),
+    )
+    .await;
+
+    assert_eq!(two_cookies.status, 400, "{two_cookies:?}");
+    assert!(
+        two_cookies.body.contains("invalid_request"),
+        "{two_cookies:?}"
+    );
+    assert_eq!(two_origins.status, 403, "{two_origins:?}");
+    assert!(
+        two_origins.body.contains("access_denied"),
+        "{two_origins:?}"
+    );
+    assert_eq!(server.session_list(&user.username).await, sessions);
 }

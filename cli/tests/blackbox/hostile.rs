@@ -31,10 +31,10 @@ both_backends!(
 const ADMIN_RULE: (&str, &str) = ("AUTHORIZER_SCOPE_RULES", "GET /admin/*=admin");
 
 /// An answer read off a raw socket.
-struct RawReply {
-    status: u16,
+pub(crate) struct RawReply {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl std::fmt::Debug for RawReply {
@@ -129,7 +129,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Sends exactly `request` on a fresh connection and reads the answer.
-async fn raw(addr: SocketAddr, request: &str) -> RawReply {
+pub(crate) async fn raw(addr: SocketAddr, request: &str) -> RawReply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     read_answer(&mut stream).await
