@@ -50,9 +50,22 @@ DYNAMO = {
     "tessera-jwks": {"table": (set(), set()), "index": (set(), set())},
     "tessera-me": {"table": (set(), set()), "index": (set(), set())},
     "tessera-authorizer": {"table": (set(), set()), "index": (set(), set())},
+    # Reads one session and its owner (BatchGetItem once the owner is known), nothing else:
+    # and only session and user items (LEADING_KEYS).
+    "tessera-authorizer-checked": {"table": ({"GetItem", "BatchGetItem"},) * 2, "index": (set(), set())},
 }
 
-SECRET_READERS = {"tessera-login", "tessera-refresh", "tessera-logout", "tessera-jwks", "tessera-authorizer"}
+SECRET_READERS = {"tessera-login", "tessera-refresh", "tessera-logout", "tessera-jwks", "tessera-authorizer",
+                  "tessera-authorizer-checked"}
+
+# The authorizer each AuthorizerRevocationCheck deploys: the lean one decides from the token
+# alone; the checking one also reads the token's session.
+REVOCATION_PARAM = "AuthorizerRevocationCheck"
+REVOCATION_CACHE_PARAM = "AuthorizerRevocationCache"
+AUTHORIZERS = {"off": "tessera-authorizer", "session": "tessera-authorizer-checked"}
+# The item kinds (partition key prefixes) the checking authorizer may read: sessions and
+# users, never a failed-login counter.
+LEADING_KEYS = {"SESSION#*", "USER#*"}
 
 # Environment variable -> what it must be set from: ("param", name, default) / ("ref", type) /
 # ("literal", value) / ("pseudo", pseudo parameter) / ("set",) for any value.
@@ -116,7 +129,7 @@ ALARMS: dict[str, dict[str, Any]] = {
     },
     "AuthorizerErrorsAlarm": {
         "metric": ("AWS/Lambda", "Errors"),
-        "dims": {"FunctionName": ("function", "tessera-authorizer")},
+        "dims": {"FunctionName": ("authorizer",)},
         "period": 60, "threshold": 1,
     },
     "Api5xxAlarm": {
@@ -330,7 +343,9 @@ class Evaluator:
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
             if name in local:
-                return str(self.value(local[name], seen))
+                resolved = self.value(local[name], seen)
+                res = ref_name(resolved)
+                return f"RES_{res}" if res in self.t.resources else str(resolved)
             if name in self.values:
                 return self.values[name]
             if name.split(".")[0] in self.t.resources:
@@ -338,6 +353,16 @@ class Evaluator:
             raise Unresolvable(f"${{{name}}} in Fn::Sub")
 
         return re.sub(r"\$\{([^}]*)\}", one, text)
+
+
+def _unresolved_branch(t: Template, value: Any, setting: str) -> Any:
+    """The branch of a value that AuthorizerRevocationCheck=setting picks, before its Refs
+    resolve (so a Ref to a parameter stays a Ref)."""
+    ev = Evaluator(t, {REVOCATION_PARAM: setting})
+    while isinstance(value, dict) and set(value) == {"Fn::If"} and isinstance(value["Fn::If"], list):
+        cond, yes, no = value["Fn::If"]
+        value = yes if ev.condition(cond) else no
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,12 +502,19 @@ def check_api(t: Template, r: Report) -> None:
     authorizers = auth.get("Authorizers") or {}
     token_auth = None
     fns = t.functions()
-    authorizer_fn = fns.get("tessera-authorizer", ("", {}))[0]
-    for name, a in authorizers.items():
-        if getatt(a.get("FunctionArn")) == (authorizer_fn, "Arn"):
-            token_auth = name
-    r.check(token_auth is not None, f"api: an authorizer runs {authorizer_fn or 'tessera-authorizer'}",
-            f"authorizers: {sorted(authorizers)}")
+    if len(authorizers) == 1:
+        token_auth = next(iter(authorizers))
+    for setting, binary in AUTHORIZERS.items():
+        ev = Evaluator(t, {REVOCATION_PARAM: setting})
+        lid = fns.get(binary, ("", {}))[0]
+        try:
+            runs = ev.value((authorizers.get(token_auth or "") or {}).get("FunctionArn"))
+            exists = {b: ev.exists(fns[b][0]) for b in AUTHORIZERS.values() if b in fns}
+        except Unresolvable as e:
+            runs, exists = str(e), {}
+        r.check(getatt(runs) == (lid, "Arn") and exists == {b: b == binary for b in AUTHORIZERS.values()},
+                f"api: with {REVOCATION_PARAM}={setting} the one authorizer runs {binary}, the only one deployed",
+                f"{runs!r}, deployed {exists}")
     a = authorizers.get(token_auth or "", {})
     identity = a.get("Identity") or {}
     r.check(
@@ -490,7 +522,28 @@ def check_api(t: Template, r: Report) -> None:
         "api: TOKEN authorizer on method.request.header.Authorization",
         f"{a.get('FunctionPayloadType')!r} {identity.get('Header')!r}",
     )
-    ttl = ref_name(identity.get("ReauthorizeEvery"))
+    try:
+        ttl = ref_name(_unresolved_branch(t, identity.get("ReauthorizeEvery"), "off"))
+        checked_ttl = ref_name(_unresolved_branch(t, identity.get("ReauthorizeEvery"), "session"))
+    except Unresolvable:
+        ttl = checked_ttl = None
+    checked = fns.get(AUTHORIZERS["session"], ("", {}))[1]
+    checked_env = (((checked.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
+    cp = t.parameters.get(checked_ttl or "") or {}
+    r.check(
+        checked_ttl == REVOCATION_CACHE_PARAM and cp.get("MinValue") == 0 and cp.get("MaxValue") == 60
+        and cp.get("Default") == 2
+        and ref_name(checked_env.get("AUTHORIZER_REVOCATION_CACHE")) == checked_ttl
+        and checked_env.get("AUTHORIZER_REVOCATION_CHECK") == "session",
+        f"api: with the session check, API Gateway caches a decision exactly as long as the checking "
+        f"authorizer reuses a live session ({REVOCATION_CACHE_PARAM}, 0-60, default 2)",
+        f"ReauthorizeEvery {checked_ttl!r}, env {checked_env!r}",
+    )
+    lean = fns.get(AUTHORIZERS["off"], ("", {}))[1]
+    lean_env = (((lean.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
+    r.check("AUTHORIZER_REVOCATION_CHECK" not in lean_env and "AUTHORIZER_REVOCATION_CHECK" not in
+            ((t.globals_fn.get("Environment") or {}).get("Variables") or {}),
+            "api: the lean authorizer is never told to check sessions (it would refuse to start)")
     tp = t.parameters.get(ttl or "") or {}
     r.check(
         ttl is not None and tp.get("MinValue") == 0 and tp.get("MaxValue") == 3600 and tp.get("Default") == 300,
@@ -663,6 +716,26 @@ def check_iam(t: Template, r: Report) -> None:
                if isinstance(a, str) and (a.startswith("dynamodb:") or a == "*")]
         r.check(not dyn, f"iam: {auth[0]} has no DynamoDB permission", ", ".join(dyn))
 
+    # The checking authorizer reads only session and user items: every DynamoDB statement it
+    # has is limited by dynamodb:LeadingKeys, for all keys of a request (ForAllValues: with
+    # ForAnyValue one session key would let a whole batch through).
+    checked = fns.get(AUTHORIZERS["session"])
+    if checked is not None:
+        statements, _ = policy_statements(t, checked[1])
+        unlimited = []
+        for st, _ in statements:
+            actions = [a for a in as_list(st.get("Action") or []) if isinstance(a, str)]
+            if not any(a.startswith("dynamodb:") for a in actions) or st.get("Effect") != "Allow":
+                continue
+            cond = st.get("Condition") or {}
+            keys = (cond.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
+            others = {k: v for k, v in cond.items() if k != "ForAllValues:StringLike"}
+            if not keys or set(as_list(keys)) != LEADING_KEYS or others:
+                unlimited.append(f"{actions} under {cond!r}")
+        r.check(not unlimited,
+                f"iam: {checked[0]} reads DynamoDB only where dynamodb:LeadingKeys (ForAllValues) are "
+                f"{sorted(LEADING_KEYS)}", "; ".join(unlimited))
+
     # No "*" Resource anywhere: function policies, and any raw IAM resources.
     stars = []
     for lid, res in t.resources.items():
@@ -743,9 +816,14 @@ def check_outputs(t: Template, r: Report) -> None:
 
 
 def check_extension_layer(t: Template, r: Report) -> None:
-    """The authorizer's extension layer: the mapping's, by region and architecture, unless overridden."""
-    auth = t.functions().get("tessera-authorizer")
-    if not r.check(auth is not None, "layers: the authorizer function exists"):
+    """Each authorizer's extension layer: the mapping's, by region and architecture, unless overridden."""
+    for binary in AUTHORIZERS.values():
+        _check_extension_layer(t, r, binary)
+
+
+def _check_extension_layer(t: Template, r: Report, binary: str) -> None:
+    auth = t.functions().get(binary)
+    if not r.check(auth is not None, f"layers: the authorizer function {binary} exists"):
         return
     lid, res = auth
     layers = (res.get("Properties") or {}).get("Layers")
@@ -824,6 +902,9 @@ def _expected_dims(t: Template, spec: dict[str, Any], ev: Evaluator) -> dict[str
             out[name] = ev.value({"Fn::Sub": "${AWS::StackName}"})
         elif rule[0] == "function":
             out[name] = {"Ref": (t.functions().get(rule[1]) or ("?", None))[0]}
+        elif rule[0] == "authorizer":
+            deployed = [lid for b, (lid, _) in t.functions().items() if b in AUTHORIZERS.values() and ev.exists(lid)]
+            out[name] = {"Ref": deployed[0] if len(deployed) == 1 else f"one of {deployed}"}
         elif rule[0] == "api":
             api = next(iter(apis.values()), {})
             out[name] = ev.value((api.get("Properties") or {}).get(rule[1]))
@@ -906,10 +987,14 @@ def check_alarms(t: Template, r: Report) -> None:
                     wrong.append(f"{key} with {k}: {got!r}")
         r.check(not wrong, f"alarms: {lid} AlarmActions and OKActions are the alarm topic", "; ".join(wrong))
 
-        try:
-            problems, what = _alarm_metric_problems(t, spec, props, evs["email"])
-        except Unresolvable as e:
-            problems, what = [str(e)], "its metric"
+        problems, what = [], "its metric"
+        for setting in AUTHORIZERS:
+            try:
+                found, what = _alarm_metric_problems(
+                    t, spec, props, Evaluator(t, {**scenarios["email"], REVOCATION_PARAM: setting}))
+            except Unresolvable as e:
+                found = [str(e)]
+            problems += [f"{REVOCATION_PARAM}={setting}: {p}" for p in found]
         r.check(not problems, f"alarms: {lid} is Sum of {what} per {spec['period']} s >= threshold, "
                 f"missing data not breaching", "; ".join(problems))
 
@@ -1015,11 +1100,18 @@ def check_dashboard(t: Template, r: Report) -> None:
     latency = {d.get("UseCase") for ns, m, d in lines if ns == METRICS_NAMESPACE and m == "Latency"}
     r.check(set(OUTCOMES) <= latency, f"dashboard: {METRICS_NAMESPACE} Latency for every use case",
             ", ".join(sorted(set(OUTCOMES) - latency)))
-    fns = {lid for lid, _ in t.functions().values()}
-    for metric in ("Errors", "Throttles", "Duration"):
-        seen = {d.get("FunctionName") for ns, m, d in lines if ns == "AWS/Lambda" and m == metric}
-        lacking = sorted(f for f in fns if f"RES_{f}" not in seen)
-        r.check(not lacking, f"dashboard: Lambda {metric} of every function", ", ".join(lacking))
+    for setting in AUTHORIZERS:
+        sev = Evaluator(t, {REVOCATION_PARAM: setting})
+        try:
+            slines = _metric_lines(json.loads(sev.sub(raw["Fn::Sub"])))
+            fns = {lid for lid, _ in t.functions().values() if sev.exists(lid)}
+        except (Unresolvable, TypeError, ValueError, KeyError) as e:
+            slines, fns = [], {f"unresolvable: {e}"}
+        for metric in ("Errors", "Throttles", "Duration"):
+            seen = {d.get("FunctionName") for ns, m, d in slines if ns == "AWS/Lambda" and m == metric}
+            lacking = sorted(f for f in fns if f"RES_{f}" not in seen)
+            r.check(not lacking, f"dashboard: Lambda {metric} of every function deployed with "
+                    f"{REVOCATION_PARAM}={setting}", ", ".join(lacking))
     api = next(iter(t.of_type("AWS::Serverless::Api").values()), {})
     try:
         api_dims = {"ApiName": ev.value((api.get("Properties") or {}).get("Name")),
@@ -1036,6 +1128,52 @@ def check_dashboard(t: Template, r: Report) -> None:
                 f"dashboard: DynamoDB {metric} of the table")
 
 
+def _resolve_deep(ev: Evaluator, v: Any) -> Any:
+    """A whole resource or output as CloudFormation would see it for ev's parameters."""
+    if isinstance(v, list):
+        return [_resolve_deep(ev, i) for i in v]
+    if isinstance(v, dict):
+        if len(v) == 1 and next(iter(v)) in ("Ref", "Fn::If", "Fn::Sub", "Fn::FindInMap", "Condition"):
+            resolved = ev.value(v)
+            if resolved is not v:
+                return _resolve_deep(ev, resolved)
+            return v
+        return {k: _resolve_deep(ev, x) for k, x in v.items()}
+    return v
+
+
+def check_references(t: Template, r: Report) -> None:
+    """For each AuthorizerRevocationCheck, nothing that exists names a resource that does not
+    (an unguarded reference to the authorizer that setting leaves out fails the deployment)."""
+    for setting in AUTHORIZERS:
+        ev = Evaluator(t, {REVOCATION_PARAM: setting})
+        dangling: list[str] = []
+        items = [(lid, res) for lid, res in t.resources.items()]
+        items += [(f"Outputs.{name}", out) for name, out in (t.doc.get("Outputs") or {}).items()]
+        for lid, node in items:
+            try:
+                if isinstance(node, dict) and "Condition" in node and not ev.condition(node["Condition"]):
+                    continue
+                body = {k: v for k, v in node.items() if k not in ("Condition", "Type")}
+                resolved = _resolve_deep(ev, body)
+            except Unresolvable as e:
+                dangling.append(f"{lid}: {e}")
+                continue
+            for n in walk(resolved):
+                names = []
+                if ref_name(n):
+                    names.append(ref_name(n))
+                if getatt(n):
+                    names.append(getatt(n)[0])
+                if isinstance(n, str):
+                    names += [m.split(".")[0] for m in re.findall(r"RES_([A-Za-z0-9.]+)", n)]
+                for name in names:
+                    if name in t.resources and not ev.exists(name):
+                        dangling.append(f"{lid} -> {name}")
+        r.check(not dangling, f"template: with {REVOCATION_PARAM}={setting}, every reference names a deployed resource",
+                "; ".join(sorted(set(dangling))))
+
+
 def run_checks(doc: dict[str, Any], report: Report) -> Report:
     """Runs every check."""
     t = Template(doc)
@@ -1047,7 +1185,7 @@ def run_checks(doc: dict[str, Any], report: Report) -> Report:
         check(t, report)
     check_functions(t, report)
     for check in (check_api, check_iam, check_table, check_secret, check_outputs,
-                  check_extension_layer, check_alarms, check_dashboard):
+                  check_extension_layer, check_alarms, check_dashboard, check_references):
         check(t, report)
     return report
 
@@ -1110,9 +1248,14 @@ def _dashboard(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _edit_dashboard(doc: dict[str, Any], old: str, new: str) -> None:
     body = _dashboard(doc)["DashboardBody"]
-    if old not in body["Fn::Sub"]:
+    sub = body["Fn::Sub"]
+    text = sub[0] if isinstance(sub, list) else sub
+    if old not in text:
         raise KeyError(old)
-    body["Fn::Sub"] = body["Fn::Sub"].replace(old, new)
+    if isinstance(sub, list):
+        sub[0] = text.replace(old, new)
+    else:
+        body["Fn::Sub"] = text.replace(old, new)
 
 
 MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -1184,6 +1327,37 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         {"AlarmActions": [{"Ref": "AlarmTopic"}]}),
     "the authorizer alarm watches another function": lambda d: _dims(d, "AuthorizerErrorsAlarm")[
         "FunctionName"].update({"Value": {"Ref": "LoginFunction"}}),
+    "the checking authorizer reads the whole table": lambda d: next(
+        st for st in _statements(d, "tessera-authorizer-checked") if st.get("Sid") == "ReadSessionsAndUsers"
+    ).pop("Condition"),
+    "the checking authorizer reads failed-login counters": lambda d: next(
+        st for st in _statements(d, "tessera-authorizer-checked") if st.get("Sid") == "ReadSessionsAndUsers"
+    )["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].append("LOGIN#*"),
+    "LeadingKeys for any value": lambda d: next(
+        st for st in _statements(d, "tessera-authorizer-checked") if st.get("Sid") == "ReadSessionsAndUsers"
+    ).update({"Condition": {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["SESSION#*", "USER#*"]}}}),
+    "the checking authorizer may write": lambda d: next(
+        st for st in _statements(d, "tessera-authorizer-checked") if st.get("Sid") == "ReadSessionsAndUsers"
+    )["Action"].append("dynamodb:UpdateItem"),
+    "session still runs the lean authorizer": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"]["Auth"]["Authorizers"]["TokenAuthorizer"].update(
+        {"FunctionArn": {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}}),
+    "both authorizers deployed": lambda d: d["Resources"]["AuthorizerFunction"].pop("Condition"),
+    "session keeps the long decision cache": lambda d: next(
+        r for r in d["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    )["Properties"]["Auth"]["Authorizers"]["TokenAuthorizer"]["Identity"].update(
+        {"ReauthorizeEvery": {"Ref": "AuthorizerResultTtl"}}),
+    "the micro-cache apart from the decision cache": lambda d: _fn(d, "tessera-authorizer-checked")[
+        "Properties"]["Environment"]["Variables"].update({"AUTHORIZER_REVOCATION_CACHE": "30"}),
+    "the alarm watches the lean authorizer under session": lambda d: _dims(d, "AuthorizerErrorsAlarm")[
+        "FunctionName"].update({"Value": {"Ref": "AuthorizerFunction"}}),
+    "the output names the lean authorizer under session": lambda d: d["Outputs"]["AuthorizerFunctionArn"].update(
+        {"Value": {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}}),
+    "the dashboard graphs the lean authorizer under session": lambda d: _dashboard(d)["DashboardBody"][
+        "Fn::Sub"][1].update({"Authorizer": {"Ref": "AuthorizerFunction"}}),
+    "the checking authorizer without its layer": lambda d: _fn(d, "tessera-authorizer-checked")[
+        "Properties"].pop("Layers"),
     "the 5XX alarm on another stage": lambda d: _dims(d, "Api5xxAlarm")["Stage"].update({"Value": "dev"}),
     "the throttle alarm ignores writes": lambda d: next(
         q for q in _alarm(d, "TableThrottleAlarm")["Metrics"] if "Expression" in q).update(

@@ -12,11 +12,7 @@
 //! event (the extension does not answer during init), or `KEY_FILE`, loaded at init. Every
 //! start error names the variable at fault.
 
-#[cfg(feature = "sessions")]
-use std::collections::HashMap;
 use std::io::Write;
-#[cfg(feature = "sessions")]
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,6 +23,8 @@ use tessera_token::{Algorithm, VerifyError, VerifyPolicy};
 use tracing::level_filters::LevelFilter;
 use tracing::warn;
 
+#[cfg(feature = "sessions")]
+use crate::sessions::{LiveSessions, SessionCheck, SessionsUnavailable};
 use crate::{
     Authorizer, CredentialError, DenyReason, LogFormat, Response, Ruling, ScopeRules, Unauthorized,
     Verdict,
@@ -111,6 +109,10 @@ pub enum InitError {
     /// No key source is configured, or the key file cannot be loaded.
     #[error(transparent)]
     Keys(#[from] KeysError),
+    /// The session store the revocation check asks cannot be opened.
+    #[cfg(feature = "sessions")]
+    #[error("session store: {0}")]
+    Sessions(String),
 }
 
 /// An [`Authorizer`] whose keys follow the [`KeyRing`].
@@ -153,20 +155,53 @@ impl KeyedAuthorizer {
         Self::from_vars(&Vars::env()).await
     }
 
-    /// [`KeyedAuthorizer::from_env`] with the variables read from `vars`.
+    /// [`KeyedAuthorizer::from_env`] with the variables read from `vars`. Refuses
+    /// `AUTHORIZER_REVOCATION_CHECK=session`: this start has no session store to ask, and
+    /// starting without the check would allow what the operator asked to deny.
     pub async fn from_vars<F: Fn(&str) -> Option<String>>(
         vars: &Vars<F>,
     ) -> Result<Self, InitError> {
         let config = AuthorizerConfig::from_vars(vars)?;
         if config.revocation != RevocationCheck::Off {
-            // Starting without the check would allow what the operator asked to deny.
             return Err(InitError::Config(ConfigError::Invalid {
                 name: "AUTHORIZER_REVOCATION_CHECK",
                 reason: "session needs a session store, which this function does not read: \
-                         set it to off here"
+                         set it to off here, or deploy the checking authorizer"
                     .into(),
             }));
         }
+        Self::with_keys(config, vars).await
+    }
+
+    /// The checking authorizer's start: [`KeyedAuthorizer::from_vars`], and with
+    /// `AUTHORIZER_REVOCATION_CHECK=session` the session store that `connect` opens (called
+    /// only then, so `off` starts as the lean function does).
+    #[cfg(feature = "sessions")]
+    pub async fn from_vars_with_sessions<F, C, Fut>(
+        vars: &Vars<F>,
+        connect: C,
+    ) -> Result<Self, InitError>
+    where
+        F: Fn(&str) -> Option<String>,
+        C: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Arc<dyn LiveSessions>, InitError>>,
+    {
+        let config = AuthorizerConfig::from_vars(vars)?;
+        let revocation = config.revocation;
+        let authorizer = Self::with_keys(config, vars).await?;
+        Ok(match revocation {
+            RevocationCheck::Off => authorizer,
+            RevocationCheck::Session { cache_secs } => {
+                authorizer.with_sessions(connect().await?, cache_secs)
+            }
+        })
+    }
+
+    /// The authorizer of `config`, its keys from the source `vars` names.
+    async fn with_keys<F: Fn(&str) -> Option<String>>(
+        config: AuthorizerConfig,
+        vars: &Vars<F>,
+    ) -> Result<Self, InitError> {
         let source = KeySource::from_lookup(|name| vars.get(name))?;
         let alg = config.verify.alg;
         let authorizer = match source {
@@ -232,11 +267,7 @@ impl KeyedAuthorizer {
     /// Requires a valid token's session to be live ([`RevocationCheck::Session`]), asking
     /// `sessions`, and reusing a live answer for `cache_secs`.
     pub fn with_sessions(mut self, sessions: Arc<dyn LiveSessions>, cache_secs: u64) -> Self {
-        self.sessions = Some(SessionCheck {
-            sessions,
-            cache_secs: i64::try_from(cache_secs).unwrap_or(i64::MAX),
-            live_until: std::sync::Mutex::new(HashMap::new()),
-        });
+        self.sessions = Some(SessionCheck::new(sessions, cache_secs));
         self
     }
 
@@ -387,25 +418,6 @@ pub fn metric_event(ruling: &Ruling, latency: Duration) -> Event {
     }
 }
 
-#[cfg(feature = "sessions")]
-/// Where the authorizer asks whether a session is live, with the check on: a session store
-/// (`tessera serve` its own). `Ok(false)` for a session that is unknown, revoked, expired or
-/// older than its user's watermark.
-pub trait LiveSessions: Send + Sync {
-    /// Whether `sid` is live at `now` (unix seconds), from one strongly consistent read.
-    fn is_live<'a>(
-        &'a self,
-        sid: &'a str,
-        now: i64,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, SessionsUnavailable>> + Send + 'a>>;
-}
-
-#[cfg(feature = "sessions")]
-/// The session store could not answer: no decision (API Gateway answers 500), never an allow.
-#[derive(Debug, thiserror::Error)]
-#[error("session store unavailable: {0}")]
-pub struct SessionsUnavailable(pub String);
-
 /// Nothing could be decided: an operator's problem, answered as a function error (500).
 #[derive(Debug, thiserror::Error)]
 pub enum Undecided {
@@ -416,53 +428,6 @@ pub enum Undecided {
     #[cfg(feature = "sessions")]
     #[error(transparent)]
     Sessions(#[from] SessionsUnavailable),
-}
-
-#[cfg(feature = "sessions")]
-/// The most sessions whose live answer one process remembers; past it the expired ones go,
-/// then all.
-const MAX_CACHED_SESSIONS: usize = 10_000;
-
-#[cfg(feature = "sessions")]
-struct SessionCheck {
-    sessions: Arc<dyn LiveSessions>,
-    cache_secs: i64,
-    /// sid -> until when its live answer may be reused. Only live answers are kept: an ended
-    /// session never comes back.
-    live_until: std::sync::Mutex<HashMap<String, i64>>,
-}
-
-#[cfg(feature = "sessions")]
-impl SessionCheck {
-    async fn is_live(&self, sid: &str, now: i64) -> Result<bool, SessionsUnavailable> {
-        if self.cache_secs > 0 {
-            let cached = match self.live_until.lock() {
-                Ok(map) => map.get(sid).is_some_and(|until| *until > now),
-                Err(poisoned) => poisoned
-                    .into_inner()
-                    .get(sid)
-                    .is_some_and(|until| *until > now),
-            };
-            if cached {
-                return Ok(true);
-            }
-        }
-        let live = self.sessions.is_live(sid, now).await?;
-        if live && self.cache_secs > 0 {
-            let mut map = match self.live_until.lock() {
-                Ok(map) => map,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if map.len() >= MAX_CACHED_SESSIONS {
-                map.retain(|_, until| *until > now);
-                if map.len() >= MAX_CACHED_SESSIONS {
-                    map.clear();
-                }
-            }
-            map.insert(sid.to_owned(), now.saturating_add(self.cache_secs));
-        }
-        Ok(live)
-    }
 }
 
 /// Why the function answers with an error instead of a body.

@@ -70,6 +70,8 @@ pub mod keyring;
 mod log;
 mod response;
 mod rules;
+#[cfg(feature = "sessions")]
+pub mod sessions;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -21,11 +21,16 @@ pub enum Function {
     /// The API Gateway Lambda authorizer (no route of its own: it runs before the protected
     /// ones).
     Authorizer,
+    /// The authorizer that also checks the token's session in the table
+    /// (`AUTHORIZER_REVOCATION_CHECK=session`): deployed instead of [`Function::Authorizer`]
+    /// when the template's `AuthorizerRevocationCheck` is `session`.
+    CheckedAuthorizer,
 }
 
 impl Function {
-    /// Every function the template deploys, in the template's order.
-    pub const ALL: [Function; 7] = [
+    /// Every function the template declares, in the template's order (a deployment runs one
+    /// of the two authorizers).
+    pub const ALL: [Function; 8] = [
         Function::Login,
         Function::Refresh,
         Function::Logout,
@@ -33,6 +38,7 @@ impl Function {
         Function::Jwks,
         Function::Me,
         Function::Authorizer,
+        Function::CheckedAuthorizer,
     ];
 
     /// The binary's name (`cargo build --bin`, the template's `BuildProperties.Binary`).
@@ -45,6 +51,7 @@ impl Function {
             Function::Jwks => "tessera-jwks",
             Function::Me => "tessera-me",
             Function::Authorizer => "tessera-authorizer",
+            Function::CheckedAuthorizer => "tessera-authorizer-checked",
         }
     }
 
@@ -58,6 +65,7 @@ impl Function {
             Function::Jwks => "JwksFunction",
             Function::Me => "MeFunction",
             Function::Authorizer => "AuthorizerFunction",
+            Function::CheckedAuthorizer => "CheckedAuthorizerFunction",
         }
     }
 

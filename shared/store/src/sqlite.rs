@@ -639,6 +639,18 @@ impl SessionStore for SqliteStore {
         self.with_conn(move |conn| session_by_sid(conn, &sid)).await
     }
 
+    async fn get_session_and_user(
+        &self,
+        sid: &str,
+        username: &str,
+    ) -> Result<(Option<Session>, Option<User>), StoreError> {
+        let (sid, username) = (sid.to_owned(), username.to_owned());
+        self.with_conn(move |conn| {
+            Ok((session_by_sid(conn, &sid)?, user_by_name(conn, &username)?))
+        })
+        .await
+    }
+
     async fn rotate(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
         let r = rotation.clone();
         // The common path (a rotation, a grace replay, a refusal) commits at NORMAL. A path

@@ -90,6 +90,15 @@ pub trait SessionStore: Send + Sync {
         sid: &str,
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
+    /// The session `sid` and the user `username` as stored now, both strongly consistent, in
+    /// one round trip where the store can (DynamoDB: one `BatchGetItem`): the authorizer's
+    /// revocation check, once it knows the session's owner.
+    fn get_session_and_user(
+        &self,
+        sid: &str,
+        username: &str,
+    ) -> impl Future<Output = Result<(Option<Session>, Option<User>), StoreError>> + Send;
+
     /// Trades the presented token for its successor if, and only if, it is the session's
     /// current token, the session is live and its owner still accepts it (the watermark has
     /// not moved past it, the user is active). Any other token of the session revokes it

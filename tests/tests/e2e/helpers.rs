@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tessera_e2e::emulator::Outcome;
 use tessera_e2e::events::{self, AuthorizerEvent, Encoding, GatewayAuthorizer, ProxyResponse};
 use tessera_e2e::process::LambdaProcess;
-use tessera_e2e::stack::{Stack, TestUser, access_claims, now};
+use tessera_e2e::stack::{Env, Stack, TestUser, access_claims, now};
 use tessera_token::AccessClaims;
 
 /// What a successful login or refresh handed the client.
@@ -57,8 +57,14 @@ impl Deployment {
 
     /// All functions over `stack`.
     pub async fn over(stack: Stack) -> Deployment {
+        let env = stack.env();
+        Self::with_authorizer(stack, "tessera-authorizer", &env).await
+    }
+
+    /// All functions over `stack`, the authorizer being `binary` started with `env`.
+    pub async fn with_authorizer(stack: Stack, binary: &str, env: &Env) -> Deployment {
         let (authorizer, login, refresh, logout, sessions, jwks, me) = tokio::join!(
-            stack.spawn("tessera-authorizer"),
+            stack.spawn_with(binary, env),
             stack.spawn("tessera-login"),
             stack.spawn("tessera-refresh"),
             stack.spawn("tessera-logout"),

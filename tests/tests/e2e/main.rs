@@ -19,3 +19,4 @@ mod init;
 mod keys;
 mod logs;
 mod metrics;
+mod revocation;

@@ -550,6 +550,14 @@ impl<S: SessionStore> SessionStore for Faulty<S> {
         self.check()?;
         self.inner.get_session(sid).await
     }
+    async fn get_session_and_user(
+        &self,
+        sid: &str,
+        username: &str,
+    ) -> Result<(Option<Session>, Option<User>), StoreError> {
+        self.check()?;
+        self.inner.get_session_and_user(sid, username).await
+    }
     async fn rotate(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
         self.check()?;
         self.inner.rotate(rotation).await

@@ -411,6 +411,62 @@ impl SessionStore for DynamoStore {
         output.item().map(Session::try_from).transpose()
     }
 
+    /// One strongly consistent `BatchGetItem` of both items; keys DynamoDB leaves unprocessed
+    /// (throttling) are asked again, a few times, before the read counts as unavailable.
+    async fn get_session_and_user(
+        &self,
+        sid: &str,
+        username: &str,
+    ) -> Result<(Option<Session>, Option<User>), StoreError> {
+        let (session_key, user_key) = (session_pk(sid), user_pk(username));
+        let mut keys = vec![
+            Item::from([("pk".to_owned(), session_key.clone())]),
+            Item::from([("pk".to_owned(), user_key.clone())]),
+        ];
+        let (mut session, mut user) = (None, None);
+        for _ in 0..CONTENTION_ATTEMPTS {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(internal)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            for found in output
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                match found.get("pk") {
+                    Some(pk) if *pk == session_key => session = Some(Session::try_from(found)?),
+                    Some(pk) if *pk == user_key => user = Some(User::try_from(found)?),
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "BatchGetItem: an item not asked for".into(),
+                        ));
+                    }
+                }
+            }
+            keys = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok((session, user));
+            }
+        }
+        Err(StoreError::unavailable(
+            "a session or user left unread by BatchGetItem",
+        ))
+    }
+
     /// One conditional `UpdateItem`, then one strongly consistent `GetItem` of the owner:
     /// a session created under a watermark that has since moved is revoked instead of
     /// answered. The idle expiry is written as the raw deadline `now + idle_ttl` (the

@@ -604,6 +604,39 @@ pub async fn sessions_create_and_get<S: Store>(store: &S) {
     assert_eq!(store.get_session(&orphan.sid).await.unwrap(), None);
 }
 
+/// The session and its owner read together exactly as each reads alone; either may be
+/// missing, and a revocation is seen by the very next read.
+pub async fn session_and_user_read_together<S: Store>(store: &S) {
+    let (ada, s) = seed(store, "ada").await;
+    let stored = store.get_user_by_username("ada").await.unwrap();
+
+    assert_eq!(
+        store.get_session_and_user(&s.sid, "ada").await.unwrap(),
+        (Some(s.clone()), stored.clone())
+    );
+    assert_eq!(
+        store
+            .get_session_and_user("sid-unknown", "ada")
+            .await
+            .unwrap(),
+        (None, stored)
+    );
+    assert_eq!(
+        store.get_session_and_user(&s.sid, "nobody").await.unwrap(),
+        (Some(s.clone()), None)
+    );
+
+    store
+        .revoke_all_sessions(&ada.username, T0 + 5)
+        .await
+        .unwrap();
+    let (session, owner) = store.get_session_and_user(&s.sid, "ada").await.unwrap();
+    assert!(
+        !session.unwrap().is_accepted_by(owner.as_ref()),
+        "the watermark moved"
+    );
+}
+
 /// Presenting the current token swaps it for the successor, bumps the generation and slides
 /// the idle expiry; the successor then rotates in turn.
 pub async fn rotation_swaps_current_for_successor<S: Store>(store: &S) {
@@ -1017,6 +1050,7 @@ conformance_suite!(
     the_session_cap_revokes_the_oldest_live_session,
     concurrent_logins_keep_the_cap,
     sessions_create_and_get,
+    session_and_user_read_together,
     rotation_swaps_current_for_successor,
     rotating_an_unknown_session_is_not_found,
     reuse_of_a_spent_token_revokes_the_session,

@@ -1,0 +1,51 @@
+//! The checking API Gateway Lambda authorizer: the lean authorizer's decision (see
+//! `functions/authorizer`), and, with `AUTHORIZER_REVOCATION_CHECK=session`, a valid token is
+//! allowed only while its session is live: not revoked, not expired, not older than its
+//! user's revocation watermark, its user active. That is asked of the DynamoDB table
+//! `TABLE_NAME` with strongly consistent reads (one `BatchGetItem` once the session's owner
+//! is known to this process), and a live answer is reused for `AUTHORIZER_REVOCATION_CACHE`
+//! seconds.
+//!
+//! Fails closed: a table that cannot answer decides nothing. The event becomes a function
+//! error (API Gateway: 500), logged as an ERROR and counted as the outcome `error`, never an
+//! allow and never a 401.
+//!
+//! The template deploys this binary instead of the lean one only when the check is on, so
+//! the default authorizer links no AWS SDK.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use tessera_authorizer::keyring::{InitError, KeyedAuthorizer};
+use tessera_authorizer::sessions::{LiveSessions, StoreSessions};
+use tessera_config::Vars;
+use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal};
+use tessera_store::DynamoStore;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), StartError> {
+    init_tracing_with_refusal(tessera_authorizer::UNAUTHORIZED);
+    init_metrics()?;
+    let vars = Vars::env();
+    let authorizer = KeyedAuthorizer::from_vars_with_sessions(&vars, || async {
+        let table = vars
+            .get("TABLE_NAME")
+            .ok_or_else(|| InitError::Sessions("TABLE_NAME is required".into()))?;
+        // The SDK's own environment applies: credentials, region, and
+        // AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local).
+        let store = DynamoStore::from_endpoint(None, table).await;
+        Ok(Arc::new(StoreSessions::new(store)) as Arc<dyn LiveSessions>)
+    })
+    .await?;
+    // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
+    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let authorizer = &authorizer;
+        async move {
+            let bytes = event.payload.get().as_bytes();
+            let answer = authorizer.answer(bytes, &event.context.request_id).await;
+            answer.map_err(Error::from)
+        }
+    });
+    Ok(lambda_runtime::run(handler).await?)
+}
