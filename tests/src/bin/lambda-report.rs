@@ -15,6 +15,9 @@
 //! What each function is fed, per invocation:
 //! - the authorizer: a REST TOKEN event with a distinct, freshly issued access token every
 //!   time, so no cache can flatter it;
+//! - the checking authorizer (`AUTHORIZER_REVOCATION_CHECK=session`, its micro-cache off): the
+//!   same, every token naming one real session of the shared user, so every invocation reads
+//!   the table (one `BatchGetItem` once the first has learnt the session's owner);
 //! - login: only [`LOGIN_INVOCATIONS`] per run, as its time is Argon2id's by design;
 //! - refresh: the refresh token the previous invocation answered (a real rotation each time);
 //! - logout: the same refresh token each time (the first call revokes the session, the rest
@@ -29,7 +32,11 @@
 //! When the authorizer is reported, every run also times `AccessVerifier::verify` in this
 //! process on as many fresh tokens, and the report ends with the authorizer's budget in the
 //! same run: its time per invocation above the empty function's, against 1.3 × that verify
-//! (the criterion tables put verify at 1.02–1.07 × the raw signature check).
+//! (the criterion tables put verify at 1.02–1.07 × the raw signature check). When the checking
+//! authorizer is reported too, each of its runs also times, in this process, the read it
+//! makes (`get_session_and_user`, DynamoDB Local on loopback) as many times, and the report
+//! ends with its budgets: init at most 3 × the empty function's, and per invocation at most
+//! the lean authorizer's plus that one round trip.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,6 +47,7 @@ use tessera_e2e::emulator::Outcome;
 use tessera_e2e::events::{self, AuthorizerEvent, Encoding, GatewayAuthorizer, ProxyResponse};
 use tessera_e2e::process::{LambdaProcess, bin_dir, binary};
 use tessera_e2e::stack::{Stack, TestUser, access_claims, now};
+use tessera_store::SessionStore;
 use tessera_token::{KeySet, VerifyPolicy};
 
 /// Login invocations per run: enough for a median, few enough that Argon2id (tens of
@@ -47,9 +55,10 @@ use tessera_token::{KeySet, VerifyPolicy};
 const LOGIN_INVOCATIONS: usize = 5;
 
 /// The binaries reported, the floor first.
-const BINARIES: [&str; 8] = [
+const BINARIES: [&str; 9] = [
     "tessera-empty",
     "tessera-authorizer",
+    "tessera-authorizer-checked",
     "tessera-login",
     "tessera-refresh",
     "tessera-logout",
@@ -144,7 +153,11 @@ fn verify_batch(keys: &KeySet, count: usize, into: &mut Vec<Duration>) -> Result
 fn needs_login(name: &str) -> bool {
     matches!(
         name,
-        "tessera-refresh" | "tessera-logout" | "tessera-sessions" | "tessera-me"
+        "tessera-refresh"
+            | "tessera-logout"
+            | "tessera-sessions"
+            | "tessera-me"
+            | "tessera-authorizer-checked"
     )
 }
 
@@ -157,6 +170,8 @@ struct Measured {
     cpu: Vec<Duration>,
     threads: Vec<u64>,
     peak_rss_kib: Vec<u64>,
+    /// The checking authorizer's read, timed in this process (one per invocation).
+    round_trip: Vec<Duration>,
     size_bytes: u64,
     stripped: bool,
 }
@@ -306,10 +321,45 @@ async fn run_once(
             plan = vec![(fixture.context(&access)?.me(&access)?, 200); invocations];
         }
         "tessera-jwks" => plan = vec![(events::jwks()?, 200); invocations],
+        "tessera-authorizer-checked" => {
+            let (access, _) = fixture.session().await?;
+            let context = fixture.context(&access)?;
+            let (sub, sid) = (
+                context.get("sub").unwrap_or_default().to_owned(),
+                context.get("sid").unwrap_or_default().to_owned(),
+            );
+            for _ in 0..invocations {
+                let claims = access_claims(&sub, &sid, "profile", now);
+                let token = fixture
+                    .keys
+                    .issue_access(&claims)
+                    .map_err(|e| E2eError::Fixture(format!("issue: {e}")))?;
+                plan.push((AuthorizerEvent::RestToken.bearer(token.expose_secret())?, 0));
+            }
+            let store = fixture.stack.store();
+            for _ in 0..invocations {
+                let started = Instant::now();
+                let read = store
+                    .get_session_and_user(&sid, &fixture.user.username)
+                    .await;
+                into.round_trip.push(started.elapsed());
+                read.map_err(|e| E2eError::Protocol(format!("the session read: {e}")))?;
+            }
+        }
         other => return Err(E2eError::Protocol(format!("no plan for {other}"))),
     }
 
-    let function = fixture.stack.spawn(name).await?;
+    let function = match name {
+        "tessera-authorizer-checked" => {
+            let env = fixture
+                .stack
+                .env()
+                .set("AUTHORIZER_REVOCATION_CHECK", "session")
+                .set("AUTHORIZER_REVOCATION_CACHE", "0");
+            fixture.stack.spawn_with(name, &env).await?
+        }
+        _ => fixture.stack.spawn(name).await?,
+    };
     into.init.push(function.init);
     let pid = function_pid(&binary(name)?);
     let cpu_before = pid.and_then(cpu_time);
@@ -338,7 +388,9 @@ async fn run_once(
                 "tessera-empty" => {
                     invocation.outcome.json()?;
                 }
-                "tessera-authorizer" => expect_allow(&invocation.outcome)?,
+                "tessera-authorizer" | "tessera-authorizer-checked" => {
+                    expect_allow(&invocation.outcome)?;
+                }
                 _ => {
                     expect_status(&invocation.outcome, *status)?;
                 }
@@ -573,6 +625,34 @@ async fn report() -> Result<(), String> {
                 "not met"
             },
             ratio(cpu_above, verify),
+        );
+    }
+    let lean = results.iter().find(|(n, _)| *n == "tessera-authorizer");
+    let checked = results
+        .iter()
+        .find(|(n, _)| *n == "tessera-authorizer-checked");
+    if let (Some((_, lean)), Some((_, checked))) = (lean, checked) {
+        let init = ms(median_duration(&checked.init));
+        let above = us(median_duration(&checked.invoke)) - us(median_duration(&lean.invoke));
+        let round_trip = us(median_duration(&checked.round_trip));
+        println!(
+            "\nChecking authorizer budgets, same run: init {init:.2} ms = {} the empty function's \
+             (budget 3×: {}); per invocation {above:.1} µs more than the lean authorizer, against \
+             one read of the session and its user from this process, {round_trip:.1} µs \
+             (median of {}) = {} (budget 1×: {}).",
+            ratio(init, floor.0),
+            if init <= 3.0 * floor.0 {
+                "met"
+            } else {
+                "not met"
+            },
+            checked.round_trip.len(),
+            ratio(above, round_trip),
+            if above <= round_trip {
+                "met"
+            } else {
+                "not met"
+            },
         );
     }
     Ok(())

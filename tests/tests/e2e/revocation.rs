@@ -68,7 +68,7 @@ async fn with_the_check_a_logout_denies_the_next_decision() {
     assert!(allowed(&d.authorizer, &tokens.access, "before logout").await);
 
     let out = call(&d.logout, &events::logout(&tokens.refresh).unwrap()).await;
-    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.status, 204, "{out:?}");
 
     assert!(!allowed(&d.authorizer, &tokens.access, "after logout").await);
     let logs = d
@@ -164,7 +164,7 @@ async fn with_the_check_a_live_answer_is_reused_only_within_the_cache_window() {
     let (_, tokens) = logged_in(&d).await;
     assert!(allowed(&d.authorizer, &tokens.access, "before logout").await);
     let out = call(&d.logout, &events::logout(&tokens.refresh).unwrap()).await;
-    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.status, 204, "{out:?}");
 
     // A live answer is reused until the second after the one it was read in ends: at most
     // two seconds from here, after which the very next decision reads again and denies.
@@ -180,7 +180,7 @@ async fn without_the_check_a_logged_out_token_is_allowed_until_exp() {
     let (_, tokens) = logged_in(&d).await;
 
     let out = call(&d.logout, &events::logout(&tokens.refresh).unwrap()).await;
-    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.status, 204, "{out:?}");
 
     assert!(allowed(&d.authorizer, &tokens.access, "lean, after logout").await);
     assert!(
