@@ -28,12 +28,16 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
     ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 pub use counter::RequestCounter;
 use errors::{classify, internal};
 use item::{Item, n, s, session_pk, user_pk};
 
 use crate::{Session, StoreError, User};
+
+/// Amazon Root CA 1 to 4 and Starfield Services Root CA G2 (their cross-signer), PEM.
+const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
 
 /// Name of the sparse GSI on `gsi_user` + `created_at`.
 pub const BY_USER_INDEX: &str = "by_user";
@@ -110,6 +114,37 @@ impl DynamoStore {
             }
         };
         Self::new(Client::from_conf(config), table)
+    }
+
+    /// A store on AWS whose client trusts the Amazon Trust Services roots only
+    /// (`amazon-roots.pem`, compiled in), the roots every AWS service endpoint's certificate
+    /// chains to: the system trust store, about 150 roots read from disk and parsed, is never
+    /// read, which is most of an SDK client's start. Otherwise as [`DynamoStore::from_endpoint`]
+    /// without an endpoint (the SDK's environment, `AWS_ENDPOINT_URL_DYNAMODB` included).
+    pub async fn on_aws(table: impl Into<String>) -> Result<Self, StoreError> {
+        let trust = TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOTS);
+        let tls = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("the Amazon root certificates: {e}")))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(tls)
+            .build_https();
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .http_client(http)
+            .load()
+            .await;
+        Ok(Self::new(
+            Client::from_conf(aws_sdk_dynamodb::Config::from(&shared)),
+            table,
+        ))
     }
 
     /// The client configuration `from_endpoint` uses for a local endpoint, open for additions
