@@ -26,7 +26,9 @@
 //! - jwks, me: their sample events;
 //! - the empty function: the authorizer's event, answered with `{}`;
 //! - `tessera-empty-read`, the floor of the checking authorizer's read: the empty function
-//!   plus that one read (the shared user and a real session of it) per event.
+//!   plus that one read (the shared user and a real session of it) per event;
+//! - `tessera-sigv4-read` (bench/sigv4-read): the same read as a SigV4-signed request over
+//!   hyper and rustls, without the SDK, the design the checking authorizer did not take.
 //!
 //! Times are wall-clock on this machine, through the emulator on loopback: compare the
 //! ratios, not the absolute numbers, with what Lambda reports.
@@ -57,11 +59,12 @@ use tessera_token::{KeySet, VerifyPolicy};
 const LOGIN_INVOCATIONS: usize = 5;
 
 /// The binaries reported, the floor first.
-const BINARIES: [&str; 10] = [
+const BINARIES: [&str; 11] = [
     "tessera-empty",
     "tessera-authorizer",
     "tessera-authorizer-checked",
     "tessera-empty-read",
+    "tessera-sigv4-read",
     "tessera-login",
     "tessera-refresh",
     "tessera-logout",
@@ -162,6 +165,7 @@ fn needs_login(name: &str) -> bool {
             | "tessera-me"
             | "tessera-authorizer-checked"
             | "tessera-empty-read"
+            | "tessera-sigv4-read"
     )
 }
 
@@ -325,7 +329,7 @@ async fn run_once(
             plan = vec![(fixture.context(&access)?.me(&access)?, 200); invocations];
         }
         "tessera-jwks" => plan = vec![(events::jwks()?, 200); invocations],
-        "tessera-empty-read" => {
+        "tessera-empty-read" | "tessera-sigv4-read" => {
             plan = vec![(serde_json::json!({}), 0); invocations];
         }
         "tessera-authorizer-checked" => {
@@ -365,7 +369,7 @@ async fn run_once(
                 .set("AUTHORIZER_REVOCATION_CACHE", "0");
             fixture.stack.spawn_with(name, &env).await?
         }
-        "tessera-empty-read" => {
+        "tessera-empty-read" | "tessera-sigv4-read" => {
             let (access, _) = fixture.session().await?;
             let sid = fixture
                 .context(&access)?
@@ -409,7 +413,7 @@ async fn run_once(
                 "tessera-empty" => {
                     invocation.outcome.json()?;
                 }
-                "tessera-empty-read" => {
+                "tessera-empty-read" | "tessera-sigv4-read" => {
                     let read = invocation.outcome.json()?;
                     if read != serde_json::json!({ "session": true, "user": true }) {
                         return Err(E2eError::Protocol(format!("the read found {read}")));
@@ -677,6 +681,20 @@ async fn report() -> Result<(), String> {
             checked.round_trip.len(),
             ratio(above, round_trip),
         );
+        if let (Some(read), Some(signed)) = (find("tessera-empty-read"), find("tessera-sigv4-read"))
+        {
+            let sdk = us(median_duration(&read.invoke)) - floor.1 * 1000.0;
+            let sdk_cpu = us(median_duration(&read.cpu)) - floor.4;
+            let own = us(median_duration(&signed.invoke)) - floor.1 * 1000.0;
+            let own_cpu = us(median_duration(&signed.cpu)) - floor.4;
+            println!(
+                "The read by design, above the empty function: through the SDK {sdk:.1} µs (CPU \
+                 {sdk_cpu:.1} µs); signed by hand over hyper and rustls {own:.1} µs (CPU \
+                 {own_cpu:.1} µs) = {} of the SDK's time, {} of its CPU.",
+                ratio(own, sdk),
+                ratio(own_cpu, sdk_cpu),
+            );
+        }
         if let Some(read) = find("tessera-empty-read") {
             let read_above = us(median_duration(&read.invoke)) - floor.1 * 1000.0;
             let read_cpu = us(median_duration(&read.cpu)) - floor.4;

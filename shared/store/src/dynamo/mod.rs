@@ -147,6 +147,25 @@ impl DynamoStore {
         ))
     }
 
+    /// The same table through a client that gives up on a call after `limit`, retries
+    /// included (each attempt gets half of it): for a caller whose own deadline is shorter
+    /// than the usual 8 s, so that a store that does not answer is its error, reported by
+    /// it, rather than its caller's timeout.
+    pub fn with_call_limit(&self, limit: Duration) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(limit / 2)
+            .operation_attempt_timeout(limit / 2)
+            .operation_timeout(limit)
+            .build();
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
+        Self::new(Client::from_conf(config), self.table.clone())
+    }
+
     /// The client configuration `from_endpoint` uses for a local endpoint, open for additions
     /// (interceptors in tests).
     pub fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
