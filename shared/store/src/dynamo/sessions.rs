@@ -201,48 +201,57 @@ impl DynamoStore {
     ) -> Result<HashMap<String, Session>, StoreError> {
         let mut found = HashMap::with_capacity(sids.len());
         for chunk in sids.chunks(MAX_BATCH_KEYS) {
-            let mut keys: Vec<Item> = chunk
+            let keys = chunk
                 .iter()
                 .map(|sid| Item::from([("pk".to_owned(), session_pk(sid))]))
                 .collect();
-            for _ in 0..CONTENTION_ATTEMPTS {
-                if keys.is_empty() {
-                    break;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(internal)?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchGetItem", e))?;
-                for item in output
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let session = Session::try_from(item)?;
-                    found.insert(session.sid.clone(), session);
-                }
-                keys = output
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-            }
-            if !keys.is_empty() {
-                return Err(StoreError::unavailable(
-                    "sessions left unread by BatchGetItem",
-                ));
+            for item in self.batch_get(keys).await? {
+                let session = Session::try_from(&item)?;
+                found.insert(session.sid.clone(), session);
             }
         }
         Ok(found)
+    }
+
+    /// The items of `keys` (at most [`MAX_BATCH_KEYS`]) that exist, read strongly consistently
+    /// in one `BatchGetItem`; keys DynamoDB leaves unprocessed (throttling) are asked again,
+    /// a few times, before the read counts as unavailable.
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for _ in 0..CONTENTION_ATTEMPTS {
+            if keys.is_empty() {
+                return Ok(found);
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(internal)?;
+            let mut output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            found.extend(
+                output
+                    .responses
+                    .take()
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
+            keys = output
+                .unprocessed_keys
+                .take()
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        match keys.is_empty() {
+            true => Ok(found),
+            false => Err(StoreError::unavailable("items left unread by BatchGetItem")),
+        }
     }
 
     /// The user as stored now, for a rotation to check it still accepts the session.
@@ -411,60 +420,30 @@ impl SessionStore for DynamoStore {
         output.item().map(Session::try_from).transpose()
     }
 
-    /// One strongly consistent `BatchGetItem` of both items; keys DynamoDB leaves unprocessed
-    /// (throttling) are asked again, a few times, before the read counts as unavailable.
+    /// One strongly consistent `BatchGetItem` of both items.
     async fn get_session_and_user(
         &self,
         sid: &str,
         username: &str,
     ) -> Result<(Option<Session>, Option<User>), StoreError> {
         let (session_key, user_key) = (session_pk(sid), user_pk(username));
-        let mut keys = vec![
+        let keys = vec![
             Item::from([("pk".to_owned(), session_key.clone())]),
             Item::from([("pk".to_owned(), user_key.clone())]),
         ];
         let (mut session, mut user) = (None, None);
-        for _ in 0..CONTENTION_ATTEMPTS {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
-                .build()
-                .map_err(internal)?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            for found in output
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                match found.get("pk") {
-                    Some(pk) if *pk == session_key => session = Some(Session::try_from(found)?),
-                    Some(pk) if *pk == user_key => user = Some(User::try_from(found)?),
-                    _ => {
-                        return Err(StoreError::Corrupt(
-                            "BatchGetItem: an item not asked for".into(),
-                        ));
-                    }
+        for found in self.batch_get(keys).await? {
+            match found.get("pk") {
+                Some(pk) if *pk == session_key => session = Some(Session::try_from(&found)?),
+                Some(pk) if *pk == user_key => user = Some(User::try_from(&found)?),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "BatchGetItem: an item not asked for".into(),
+                    ));
                 }
             }
-            keys = output
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-            if keys.is_empty() {
-                return Ok((session, user));
-            }
         }
-        Err(StoreError::unavailable(
-            "a session or user left unread by BatchGetItem",
-        ))
+        Ok((session, user))
     }
 
     /// One conditional `UpdateItem`, then one strongly consistent `GetItem` of the owner:
