@@ -27,8 +27,6 @@ use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use tessera_lambda::{StartError, init_tracing};
 
-const AMAZON_ROOTS: &[u8] = include_bytes!("../../../shared/store/src/dynamo/amazon-roots.pem");
-
 struct Reader {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: String,
@@ -101,7 +99,7 @@ async fn main() -> Result<(), StartError> {
     };
     let region = var("AWS_REGION")?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(AMAZON_ROOTS) {
+    for cert in CertificateDer::pem_slice_iter(tessera_store::AMAZON_ROOTS_PEM) {
         roots.add(cert?)?;
     }
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(

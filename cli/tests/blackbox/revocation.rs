@@ -6,7 +6,8 @@
 //! The result cache and the micro-cache are off here (`AUTHORIZER_RESULT_TTL=0`,
 //! `AUTHORIZER_REVOCATION_CACHE=0`): "the next decision outside the window".
 
-use crate::helpers::{Backend, Outage, ServeOptions, Server, TestUser, Tokens};
+use crate::helpers::{Backend, Outage, ServeOptions, Server, TestUser, Tokens, read_reply};
+use crate::hostile::raw;
 
 both_backends!(
     revocation_check_logout_denies_the_next_decision,
@@ -14,6 +15,7 @@ both_backends!(
     revocation_check_disable_and_set_password_deny,
     revocation_check_reuse_detection_denies_the_survivor,
     revocation_check_off_allows_until_exp,
+    revocation_check_64_requests_at_once_and_raw_bytes_keep_ended_and_live_apart,
 );
 
 sqlite_only!(revocation_check_cached_allow_is_bounded_by_the_micro_cache,);
@@ -172,4 +174,57 @@ async fn revocation_check_store_unreachable_fails_closed_with_500() {
         "an unreachable store is an operator's problem: {}",
         server.stderr()
     );
+}
+
+/// Gives the check on and one user with two sessions, one logged out; 64 requests to /me at
+/// once, alternating the two access tokens; then the ended token on a raw socket, alone and
+/// beside the live one in a second `Authorization` header; expects every ended request 401
+/// and every live one 200 (no cached answer crosses from one session to the other), the raw
+/// ones 401, and the user's live sessions exactly as before (a refusal writes nothing).
+async fn revocation_check_64_requests_at_once_and_raw_bytes_keep_ended_and_live_apart(
+    backend: Backend,
+) {
+    let server = checked(backend).await;
+    let user = TestUser::generate(&server).await;
+    let ended = user.login(&server).await;
+    let live = user.login(&server).await;
+    assert_eq!(server.logout(&ended.refresh).await.status, 204);
+    let sessions = server.session_list(&user.username).await;
+    assert_eq!(sessions.len(), 1);
+
+    let url = server.url("/me");
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (token, expected) = match i % 2 {
+            0 => (ended.access.clone(), 401),
+            _ => (live.access.clone(), 200),
+        };
+        let request = reqwest::Client::new().get(url.clone()).bearer_auth(token);
+        requests.spawn(async move { (expected, read_reply(request.send().await.unwrap()).await) });
+    }
+    for (expected, reply) in requests.join_all().await {
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+
+    let request = |headers: String| {
+        format!("GET /me HTTP/1.1\r\nhost: tessera\r\n{headers}connection: close\r\n\r\n")
+    };
+    let alone = raw(
+        server.addr,
+        &request(format!("authorization: Bearer {}\r\n", ended.access)),
+    )
+    .await;
+    let beside_a_live_one = raw(
+        server.addr,
+        &request(format!(
+            "authorization: Bearer {}\r\nauthorization: Bearer {}\r\n",
+            live.access, ended.access
+        )),
+    )
+    .await;
+    assert_eq!(alone.status, 401, "{alone:?}");
+    assert_eq!(beside_a_live_one.status, 401, "{beside_a_live_one:?}");
+
+    assert_eq!(server.session_list(&user.username).await, sessions);
+    assert_eq!(me(&server, &live).await, 200);
 }

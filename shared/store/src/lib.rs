@@ -48,3 +48,9 @@ pub use model::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use traits::{SessionStore, Store, UserStore};
+
+/// Amazon Root CA 1 to 4 and Starfield Services Root CA G2 (their cross-signer), PEM: the
+/// roots every AWS endpoint's certificate chains to, and the only ones
+/// [`DynamoStore::on_aws`]'s client trusts. Without a feature, so that any DynamoDB client
+/// (the benchmarks' hand-signed one too) trusts the same five.
+pub const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("amazon-roots.pem");

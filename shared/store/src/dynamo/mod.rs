@@ -36,9 +36,6 @@ use item::{Item, n, s, session_pk, user_pk};
 
 use crate::{Session, StoreError, User};
 
-/// Amazon Root CA 1 to 4 and Starfield Services Root CA G2 (their cross-signer), PEM.
-const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
-
 /// Name of the sparse GSI on `gsi_user` + `created_at`.
 pub const BY_USER_INDEX: &str = "by_user";
 
@@ -117,14 +114,14 @@ impl DynamoStore {
     }
 
     /// A store on AWS whose client trusts the Amazon Trust Services roots only
-    /// (`amazon-roots.pem`, compiled in), the roots every AWS service endpoint's certificate
+    /// ([`crate::AMAZON_ROOTS_PEM`], compiled in), the roots every AWS service endpoint's certificate
     /// chains to: the system trust store, about 150 roots read from disk and parsed, is never
     /// read, which is most of an SDK client's start. Otherwise as [`DynamoStore::from_endpoint`]
     /// without an endpoint (the SDK's environment, `AWS_ENDPOINT_URL_DYNAMODB` included).
     pub async fn on_aws(table: impl Into<String>) -> Result<Self, StoreError> {
         let trust = TrustStore::empty()
             .with_native_roots(false)
-            .with_pem_certificate(AMAZON_ROOTS);
+            .with_pem_certificate(crate::AMAZON_ROOTS_PEM);
         let tls = TlsContext::builder()
             .with_trust_store(trust)
             .build()
