@@ -342,8 +342,8 @@ impl KeyedAuthorizer {
         if !matches!(ruling.verdict, Verdict::Allow | Verdict::Forbidden { .. }) {
             return Ok(ruling);
         }
-        let live = match ruling.sid().map(str::to_owned) {
-            Some(sid) => check.is_live(&sid, now).await?,
+        let live = match ruling.sid() {
+            Some(sid) => check.is_live(sid, now).await?,
             None => false,
         };
         Ok(if live { ruling } else { ruling.session_ended() })
