@@ -9,7 +9,8 @@ use tessera_service::{Password, Username, hash_password_blocking, system_now};
 use tessera_store::{SessionStore, User, UserStatus, UserStore};
 use tessera_token::{Algorithm, KeySet, RefreshPolicy, SecretValue, VerifyPolicy, random_id};
 
-use crate::setup::{self, CliError, open_store};
+use crate::error::CliError;
+use crate::setup::{self, open_store};
 use crate::with_store;
 use crate::{SessionCommand, UserCommand};
 

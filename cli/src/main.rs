@@ -6,12 +6,9 @@
 //! same data folder (SQLite in WAL mode; the key file is replaced atomically).
 
 mod admin;
-mod gateway;
+mod error;
 mod metrics;
-mod path;
 mod serve;
-mod server;
-mod sessions;
 mod setup;
 
 use std::net::SocketAddr;
@@ -319,11 +316,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), setup::CliError> {
+async fn run(command: Command) -> Result<(), error::CliError> {
     match command {
         Command::Serve(args) => {
             let _flushed_at_exit = setup::init_tracing();
-            setup::serve(args).await
+            serve::serve(args).await
         }
         Command::User(cmd) => admin::user(cmd).await,
         Command::Session(cmd) => admin::session(cmd).await,

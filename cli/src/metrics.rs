@@ -11,7 +11,7 @@
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tessera_metrics::{Event, Sink};
 
-use crate::setup::CliError;
+use crate::error::CliError;
 
 const REQUESTS: &str = "tessera_requests_total";
 const LATENCY: &str = "tessera_latency_seconds";

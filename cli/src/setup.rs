@@ -1,61 +1,18 @@
-//! Building what the commands need, once: configuration, the store, the keys, tracing, and
-//! the `serve` start-up with clear errors for a taken port or an unwritable data folder.
+//! Building what the commands need, once: configuration, the store, the keys and tracing,
+//! with clear errors for an unwritable data folder or a missing table.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tessera_authorizer::ScopeRules;
-use tessera_authorizer::keyring::{KeyedAuthorizer, RevocationCheck};
-use tessera_keys::{KeyFile, KeyRing, KeySource};
-use tessera_service::{Config, Service};
+use tessera_authorizer::sessions::{LiveSessions, StoreSessions};
+use tessera_service::Config;
 use tessera_store::{DynamoStore, SqliteStore};
 use tessera_token::VerifyPolicy;
-use tracing::info;
 
-use crate::gateway::{AuthorizerCache, Gateway, Upstream};
-use crate::{ServeArgs, StoreArgs};
-
-/// Why a command failed; printed as `error: ...` with a non-zero exit.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// A configuration variable is invalid.
-    #[error("configuration: {0}")]
-    Config(#[from] tessera_service::ConfigError),
-    /// `AUTHORIZER_SCOPE_RULES` does not parse.
-    #[error("AUTHORIZER_SCOPE_RULES is invalid: {0}")]
-    Rules(#[from] tessera_authorizer::ScopeRulesError),
-    /// The data folder cannot be created or written.
-    #[error("data folder {path} is not writable: {source}")]
-    DataFolder {
-        /// The folder.
-        path: PathBuf,
-        /// What the file system said.
-        source: std::io::Error,
-    },
-    /// The listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// Key material could not be loaded.
-    #[error("keys: {0}")]
-    Keys(#[from] tessera_keys::KeysError),
-    /// The store refused.
-    #[error("store: {0}")]
-    Store(#[from] tessera_store::StoreError),
-    /// A use case refused (a bad username, say).
-    #[error("{0}")]
-    Service(#[from] tessera_service::ServiceError),
-    /// The command's input is wrong.
-    #[error("{0}")]
-    Usage(String),
-    /// Reading input or writing output failed.
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-}
+use crate::StoreArgs;
+use crate::error::CliError;
 
 /// Structured logs to stderr; `RUST_LOG` filters (default `info`). The lines are written by a
 /// thread of their own: a request formats its access line and moves on, instead of taking
@@ -144,6 +101,16 @@ pub enum AnyStore {
     Dynamo(DynamoStore),
 }
 
+impl AnyStore {
+    /// The store as the authorizer's revocation check asks it: is this session live?
+    pub fn live_sessions(&self) -> Arc<dyn LiveSessions> {
+        match self {
+            Self::Sqlite(s) => Arc::new(StoreSessions::new(s.clone())),
+            Self::Dynamo(d) => Arc::new(StoreSessions::new(d.clone())),
+        }
+    }
+}
+
 /// Runs `$body` with `$s` bound to the concrete store, so the commands stay generic over
 /// [`Store`] without boxing.
 #[macro_export]
@@ -186,111 +153,4 @@ pub async fn open_store(args: &StoreArgs) -> Result<AnyStore, CliError> {
             Ok(AnyStore::Sqlite(store))
         }
     }
-}
-
-/// `tessera serve`.
-pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let config = config(Some(args.addr))?;
-    let rules = scope_rules()?;
-    let cache = AuthorizerCache::from_env()?;
-    let revocation = RevocationCheck::from_vars(&tessera_config::Vars::env())?;
-    ensure_data_folder(&args.store.data)?;
-    let key_path = key_file(&args.store.data);
-    let alg = config.verify.alg;
-    // Creates the key file on first start; the ring then owns the one key set that both the
-    // service and the authorizer use (its clones share it), re-read every
-    // KEY_RELOAD_INTERVAL so that `tessera keys rotate` reaches a running server.
-    KeyFile::load_or_create(&key_path, alg)?;
-    let ring = KeyRing::load(KeySource::File(key_path), alg)
-        .await?
-        .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval));
-    let upstream = args
-        .upstream
-        .as_deref()
-        .map(|base| upstream(base, &args))
-        .transpose()?;
-    let limits = crate::server::Limits {
-        header_timeout: args.header_timeout,
-        idle_timeout: args.idle_timeout,
-        max_connections: args.max_connections,
-    };
-    // Bind before anything else listens, so a taken port fails fast and clearly.
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .map_err(|source| CliError::Bind {
-            addr: args.addr,
-            source,
-        })?;
-    let metrics = (!args.no_metrics)
-        .then(crate::metrics::Metrics::install)
-        .transpose()?;
-    let store = open_store(&args.store).await?;
-    let policy = verify_policy(&config);
-    let store_name = match &store {
-        AnyStore::Sqlite(_) => format!("sqlite in {}", args.store.data.display()),
-        AnyStore::Dynamo(d) => format!("dynamodb table {}", d.table()),
-    };
-    info!(
-        addr = %args.addr,
-        store = %store_name,
-        issuer = %config.verify.issuer,
-        alg = alg.as_str(),
-        upstream = args.upstream.as_deref().unwrap_or("none"),
-        metrics = if metrics.is_some() { "/metrics, loopback only" } else { "off" },
-        "tessera serve listening"
-    );
-    let mut authorizer = KeyedAuthorizer::new(ring.clone(), policy, rules);
-    if let RevocationCheck::Session { cache_secs } = revocation {
-        authorizer = authorizer.with_sessions(crate::sessions::live_sessions(&store), cache_secs);
-    }
-    let gateway = Gateway::new(
-        authorizer,
-        cache,
-        upstream,
-        args.body_timeout,
-        std::sync::Arc::new(tessera_service::system_now),
-    )
-    .with_access_log(args.access_log)
-    .with_cors(config.cors.clone());
-    with_store!(store, s => {
-        let service = Service::new(config, ring, s);
-        crate::server::run(
-            listener,
-            limits,
-            crate::serve::app(service, gateway, metrics),
-            crate::serve::shutdown_signal(),
-        )
-        .await;
-        Ok(())
-    })
-}
-
-/// The `--upstream` API, checked at start: an absolute http(s) URL without query or
-/// fragment, and its client with the `--upstream-*` bounds.
-fn upstream(base: &str, args: &ServeArgs) -> Result<Upstream, CliError> {
-    let url = reqwest::Url::parse(base)
-        .map_err(|e| CliError::Usage(format!("--upstream {base:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
-        return Err(CliError::Usage(format!(
-            "--upstream {base:?} must be an http or https URL without a query"
-        )));
-    }
-    // A gateway passes redirects back to its client; following them would send the
-    // authorizer context to wherever the upstream points.
-    let client = reqwest::Client::builder()
-        .connect_timeout(args.upstream_connect_timeout)
-        .timeout(args.upstream_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| CliError::Usage(format!("--upstream {base:?}: no HTTP client: {e}")))?;
-    Ok(Upstream {
-        // The parser's own spelling, so a request URL built on it parses back unchanged.
-        base: url.as_str().trim_end_matches('/').to_owned(),
-        base_path: url.path().trim_end_matches('/').to_owned(),
-        client,
-        max_response_bytes: args.upstream_max_response_bytes,
-    })
 }

@@ -33,6 +33,8 @@ mod error;
 pub mod gateway;
 pub mod handlers;
 #[cfg(feature = "store")]
+mod observe;
+#[cfg(feature = "store")]
 mod password;
 mod request;
 mod routes;
@@ -66,9 +68,10 @@ pub use request::{Fields, MAX_BODY_BYTES};
 pub use routes::{Function, ROUTES, Route};
 #[cfg(feature = "store")]
 pub use service::{
-    MAX_USER_AGENT_BYTES, PresentedToken, Service, ServiceKeys, SessionView, TokenResponse,
-    jti_hash,
+    MAX_USER_AGENT_BYTES, PresentedToken, Service, ServiceKeys, TokenResponse, jti_hash,
 };
+#[cfg(feature = "store")]
+pub use sessions::SessionView;
 pub use tessera_config::{Clock, ConfigError, system_now};
 #[cfg(feature = "store")]
 pub use username::{MAX_USERNAME_CHARS, Username};

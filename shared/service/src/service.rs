@@ -6,7 +6,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_keys::KeyRing;
-use tessera_metrics::{Event, Outcome, UseCase};
+use tessera_metrics::{Outcome, UseCase};
 use tessera_store::{
     LockoutPolicy, LoginAttempt, NewSession, RotateOutcome, Rotation, Session, SessionCreated,
     SessionStore, Store, User, UserStatus,
@@ -17,7 +17,9 @@ use tessera_token::{
 };
 use zeroize::Zeroizing;
 
+use crate::observe::observe;
 use crate::password::{HashLimiter, PasswordCheck};
+use crate::sessions::SessionView;
 use crate::{ClientMeta, Config, Password, ServiceError, Username};
 use tessera_config::{Clock, system_now};
 
@@ -62,25 +64,6 @@ pub struct TokenResponse {
     pub scope: String,
     /// The session id (also in both tokens).
     pub sid: String,
-}
-
-/// One of a user's live sessions, as the sessions endpoint shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SessionView {
-    /// Session id.
-    pub sid: String,
-    /// Unix seconds of the login.
-    pub created_at: i64,
-    /// Unix seconds of the last login or refresh.
-    pub last_used_at: i64,
-    /// Unix seconds of the absolute expiry.
-    pub expires_at: i64,
-    /// The user agent at login.
-    pub user_agent: Option<String>,
-    /// The client IP at login.
-    pub source_ip: Option<String>,
-    /// Whether this is the session of the access token making the request.
-    pub current: bool,
 }
 
 /// Where the service's keys come from.
@@ -635,22 +618,6 @@ impl<S: SessionStore> Service<S> {
     ) -> Result<(), ServiceError> {
         crate::sessions::revoke(&self.store, user_id, sid, now).await
     }
-}
-
-/// Records a use case's decision: `decided`, unless the answer is the store's or a limit's
-/// 503 or an internal error, which count as such whatever the use case had decided so far.
-pub(crate) fn observe<T>(
-    use_case: UseCase,
-    decided: Outcome,
-    result: &Result<T, ServiceError>,
-    started: Instant,
-) {
-    let outcome = match result {
-        Err(ServiceError::TemporarilyUnavailable { .. }) => Outcome::Unavailable,
-        Err(ServiceError::Internal(_)) => Outcome::Error,
-        _ => decided,
-    };
-    tessera_metrics::record(Event::new(use_case, outcome, started.elapsed()));
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -7,8 +7,27 @@ use std::time::Instant;
 use tessera_metrics::{Outcome, UseCase};
 use tessera_store::{SessionStore, Store, StoreError};
 
-use crate::service::observe;
-use crate::{ServiceError, SessionView};
+use crate::ServiceError;
+use crate::observe::observe;
+
+/// One of a user's live sessions, as the sessions endpoint shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionView {
+    /// Session id.
+    pub sid: String,
+    /// Unix seconds of the login.
+    pub created_at: i64,
+    /// Unix seconds of the last login or refresh.
+    pub last_used_at: i64,
+    /// Unix seconds of the absolute expiry.
+    pub expires_at: i64,
+    /// The user agent at login.
+    pub user_agent: Option<String>,
+    /// The client IP at login.
+    pub source_ip: Option<String>,
+    /// Whether this is the session of the access token making the request.
+    pub current: bool,
+}
 
 /// `user_id`'s live sessions, newest first, with `current` set on `current_sid`.
 pub async fn list<S: SessionStore>(

@@ -1,4 +1,4 @@
-//! The accept loop of `tessera serve`: HTTP/1.1 connections served with hyper, each bounded
+//! The accept loop of the local gateway: HTTP/1.1 connections served with hyper, each bounded
 //! in time and all of them in number, so a client that opens connections and then trickles
 //! or withholds bytes (slowloris) cannot pin the process's file descriptors.
 //!
@@ -16,8 +16,8 @@
 //! waits for its next request, so it cannot be told apart from the idle timeout. The
 //! deadlines are enforced in the connection's I/O instead, where every byte passes.
 //!
-//! SIGINT/SIGTERM stop the loop: nothing more is accepted, idle connections close, and
-//! requests in flight finish first.
+//! When the shutdown future resolves (`tessera serve`: SIGINT or SIGTERM), nothing more is
+//! accepted, idle connections close, and requests in flight finish first.
 
 use std::convert::Infallible;
 use std::future::Future;

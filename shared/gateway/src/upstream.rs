@@ -2,6 +2,8 @@
 //! forwarded there with the authorizer context in `x-tessera-*` headers, on the normalised
 //! path, with bounded time and a bounded answer.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,17 +47,85 @@ pub(crate) fn is_tessera_path(path: &str) -> bool {
 /// The user's API behind the gateway.
 pub struct Upstream {
     /// Base URL as the URL parser writes it, without a trailing slash.
-    pub base: String,
+    base: String,
     /// The base URL's path, without a trailing slash (empty for the root).
-    pub base_path: String,
+    base_path: String,
     /// One client, reused for every proxied request; it carries the connect and total
     /// timeouts and follows no redirects.
-    pub client: reqwest::Client,
+    client: reqwest::Client,
+    /// The largest answer body passed back; a larger one is a 502.
+    max_response_bytes: usize,
+}
+
+/// How long the upstream may take, and how much it may answer.
+#[derive(Clone, Copy, Debug)]
+pub struct UpstreamLimits {
+    /// To open a connection.
+    pub connect_timeout: Duration,
+    /// For the whole exchange; past it the client gets 504.
+    pub timeout: Duration,
     /// The largest answer body passed back; a larger one is a 502.
     pub max_response_bytes: usize,
 }
 
+/// Why an upstream base URL was refused at start.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// It does not parse as a URL.
+    #[error("{base:?} is not a URL: {reason}")]
+    NotAUrl {
+        /// The URL as given.
+        base: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Not http(s), or with a query or fragment the proxied paths could not extend.
+    #[error("{0:?} must be an http or https URL without a query")]
+    Unsupported(String),
+    /// No HTTP client could be built (no TLS backend, say).
+    #[error("{base:?}: no HTTP client: {source}")]
+    Client {
+        /// The URL as given.
+        base: String,
+        /// What the client builder said.
+        source: reqwest::Error,
+    },
+}
+
 impl Upstream {
+    /// The upstream at `base`, checked now: an absolute http(s) URL without query or
+    /// fragment, and its client bounded by `limits`.
+    pub fn new(base: &str, limits: UpstreamLimits) -> Result<Self, UpstreamError> {
+        let url = reqwest::Url::parse(base).map_err(|e| UpstreamError::NotAUrl {
+            base: base.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(UpstreamError::Unsupported(base.to_owned()));
+        }
+        // A gateway passes redirects back to its client; following them would send the
+        // authorizer context to wherever the upstream points.
+        let client = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| UpstreamError::Client {
+                base: base.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            // The parser's own spelling, so a request URL built on it parses back unchanged.
+            base: url.as_str().trim_end_matches('/').to_owned(),
+            base_path: url.path().trim_end_matches('/').to_owned(),
+            client,
+            max_response_bytes: limits.max_response_bytes,
+        })
+    }
+
     /// The URL for a normalised path and the request's own query, when the URL parser keeps
     /// both byte for byte: what reqwest sends is then exactly base path + path + query, the
     /// path that was authorized. `None` when the parser would rewrite them.

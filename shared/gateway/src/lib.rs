@@ -1,22 +1,30 @@
-//! What API Gateway does in front of the functions, done locally, as one tower layer around
-//! the very routers the functions run ([`tessera_service::router`]):
+//! What API Gateway's REST API does in front of Tessera's functions, done on one machine
+//! (`tessera serve`), as one tower layer around the very routers the functions run
+//! ([`tessera_service::router`]):
 //!
-//! 1. the path is normalised once ([`crate::path`]), and that path is what is routed,
-//!    authorized and handed on;
+//! 1. the path is normalised once ([`path`]), and that path is what is routed, authorized
+//!    and handed on;
 //! 2. the route is looked up in the one route table ([`tessera_service::ROUTES`]); a method
 //!    and path it does not declare are answered as a REST API answers them, 403 "Missing
-//!    Authentication Token" (or, with `--upstream`, proxied there behind the authorizer);
+//!    Authentication Token" (or, with an [`Upstream`], proxied there behind the authorizer);
 //! 3. a protected route runs the authorizer on the TOKEN event API Gateway would send (or
 //!    reuses its answer, [`AuthorizerCache`]) and evaluates the IAM policy as API Gateway does:
 //!    401 or 403 with the template's gateway responses, or the [`Caller`] put into the
 //!    request's extensions for the handler.
 //!
+//! [`server::run`] serves it over HTTP/1.1 with every client bounded in time and number.
 //! What passes here passes on AWS: the same routes, the same authorizer code, the same answers.
+//! The gateway links no store: a revocation check reaches one through the authorizer's port.
 
 mod cache;
-pub mod policy;
+pub mod path;
+mod policy;
+pub mod server;
 mod upstream;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,11 +39,15 @@ use tessera_authorizer::{Effect, PolicyResponse, Response as Answer, Unauthorize
 use tessera_service::gateway::{
     access_denied, gateway_error, missing_authentication_token, unauthorized,
 };
-use tessera_service::{Caller, Clock, Cors, RequestId, Route};
+use tessera_service::{Caller, ClientIp, Clock, Cors, RequestId, Route};
+use tower::ServiceExt as _;
 use tracing::{error, info, warn};
 
 pub use cache::AuthorizerCache;
-pub use upstream::Upstream;
+pub use upstream::{Upstream, UpstreamError, UpstreamLimits};
+
+/// The future one request's answer comes from.
+pub type AppFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// The largest body the local gateway reads; Tessera's handlers refuse anything over 16 KiB
 /// themselves, this only bounds memory for proxied requests.
@@ -111,12 +123,39 @@ impl Gateway {
         if request.method() != http::Method::OPTIONS || !self.cors.is_on() {
             return None;
         }
-        let path = crate::path::normalise(request.uri().path()).ok()?;
+        let path = path::normalise(request.uri().path()).ok()?;
         let declared = ["GET", "POST", "DELETE"]
             .iter()
             .any(|method| Route::find(method, &path).is_some())
             || (self.upstream.is_some() && !upstream::is_tessera_path(&path));
         declared.then(|| self.cors.preflight(origin)).flatten()
+    }
+
+    /// `router` behind this gateway, as the one function [`server::run`] calls with each
+    /// request and its peer's address (the source IP the handlers see, [`ClientIp`]).
+    pub fn wrap(
+        self,
+        router: axum::Router,
+    ) -> impl Fn(http::Request<hyper::body::Incoming>, SocketAddr) -> AppFuture
+    + Clone
+    + Send
+    + Sync
+    + 'static {
+        let app = axum::middleware::from_fn_with_state(Arc::new(self), layer);
+        let app = tower::Layer::layer(&app, router);
+        move |request, peer| {
+            let mut request = request.map(Body::new);
+            request
+                .extensions_mut()
+                .insert(ClientIp(peer.ip().to_string()));
+            let app = app.clone();
+            Box::pin(async move {
+                match app.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            })
+        }
     }
 
     /// With `on`, one access line per request (see [`layer`]).
@@ -197,7 +236,7 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         // Normalised once, before anything reads it: the route, the authorizer's method ARN,
         // the handler's request and the upstream URL all use this path and no other.
-        let path = match crate::path::normalise(parts.uri.path()) {
+        let path = match path::normalise(parts.uri.path()) {
             Ok(path) => path,
             Err(error) => {
                 return gateway_error(
@@ -253,7 +292,7 @@ impl Gateway {
             // A case-insensitive upstream reads `/ADMIN/x` as `/admin/x`: the policy must
             // allow both, so upper case cannot dodge a scope rule written in lower case.
             let folded = matches!(target, Target::Upstream)
-                .then(|| (method.to_ascii_uppercase(), crate::path::case_folded(&path)))
+                .then(|| (method.to_ascii_uppercase(), path::case_folded(&path)))
                 .filter(|(m, p)| *m != method || *p != path);
             let folded = folded.as_ref().map(|(m, p)| (m.as_str(), p.as_str()));
             match self.authorize(authorization, method, &path, folded).await {
@@ -344,9 +383,9 @@ fn request_timeout(request_id: &str) -> Response {
     response
 }
 
-/// The layer's function: one request through the gateway, and, with `--access-log`, its access
-/// line (never the query string or a header, which may carry tokens).
-pub async fn layer(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+/// The layer's function: one request through the gateway, and, with the access log on, its
+/// access line (never the query string or a header, which may carry tokens).
+async fn layer(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     if !gateway.access_log {
         return gateway.answer(request, next).await;
     }
