@@ -16,12 +16,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
 use tessera_authorizer::keyring::{InitError, KeyedAuthorizer};
 use tessera_authorizer::sessions::{LiveSessions, StoreSessions};
 use tessera_config::Vars;
-use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal};
+use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal, run_authorizer};
 use tessera_store::DynamoStore;
 
 /// How long one decision's read may take, retries included: well inside the function's
@@ -48,14 +46,5 @@ async fn main() -> Result<(), StartError> {
         Ok(Arc::new(StoreSessions::new(store)) as Arc<dyn LiveSessions>)
     })
     .await?;
-    // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
-    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let authorizer = &authorizer;
-        async move {
-            let bytes = event.payload.get().as_bytes();
-            let answer = authorizer.answer(bytes, &event.context.request_id).await;
-            answer.map_err(Error::from)
-        }
-    });
-    Ok(lambda_runtime::run(handler).await?)
+    Ok(run_authorizer(authorizer).await?)
 }

@@ -19,24 +19,13 @@
 //! One event at a time, so one thread: the current-thread runtime spares the cross-thread
 //! wake-ups a multi-thread runtime pays on every event.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
 use tessera_authorizer::keyring::KeyedAuthorizer;
-use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal};
+use tessera_lambda::{StartError, init_metrics, init_tracing_with_refusal, run_authorizer};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), StartError> {
     init_tracing_with_refusal(tessera_authorizer::UNAUTHORIZED);
     init_metrics()?;
     let authorizer = KeyedAuthorizer::from_env().await?;
-    // API Gateway reads only an error's message: "Unauthorized" -> 401; anything else -> 500.
-    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let authorizer = &authorizer;
-        async move {
-            let bytes = event.payload.get().as_bytes();
-            let answer = authorizer.answer(bytes, &event.context.request_id).await;
-            answer.map_err(Error::from)
-        }
-    });
-    Ok(lambda_runtime::run(handler).await?)
+    Ok(run_authorizer(authorizer).await?)
 }

@@ -7,6 +7,7 @@
 //! - With the `http` feature, [`run`]: a function's router under lambda_http, behind the one
 //!   adapter that turns API Gateway's request context into the extensions the handlers read
 //!   (the caller, the request id, the client's address), and CORS from `CORS_ALLOW_ORIGIN`.
+//! - With the `authorizer` feature, [`run_authorizer`]: the authorizer functions' event loop.
 //! - With the `aws` feature: the HTTP functions' state, the DynamoDB store and the key ring
 //!   through the AWS SDK.
 //!
@@ -14,6 +15,11 @@
 //! without `aws`, so it links no AWS SDK.
 
 use std::fmt;
+
+#[cfg(feature = "authorizer")]
+mod authorizer;
+#[cfg(feature = "authorizer")]
+pub use authorizer::run_authorizer;
 
 /// A function could not start. `main` returns it; the runtime prints its `Debug` form, which
 /// is the message itself (naming the variable at fault), not a struct dump.
