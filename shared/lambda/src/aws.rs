@@ -4,10 +4,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use tessera_keys::{KeyRing, KeySource, KeysError, SecretValue, VersionSource, Versions};
 use tessera_service::{Config, Service};
-use tessera_store::DynamoStore;
+use tessera_store::{DynamoStore, aws_sdk_config};
 
 /// Why a function could not start. Lambda reports it as an init error.
 #[derive(thiserror::Error)]
@@ -21,6 +22,9 @@ pub enum InitError {
     /// The keys could not be loaded.
     #[error("keys: {0}")]
     Keys(#[from] tessera_keys::KeysError),
+    /// The AWS clients could not be built.
+    #[error("aws: {0}")]
+    Aws(#[from] tessera_store::StoreError),
 }
 
 /// `main` returning an error prints its `Debug`: make that the message, which names the
@@ -36,11 +40,21 @@ impl std::fmt::Debug for InitError {
 /// anyway, and unlike the extension it answers during init), else `KEY_FILE`.
 pub async fn config_and_keys() -> Result<(Config, KeyRing), InitError> {
     let config = Config::from_env()?;
+    let ring = key_ring(&config, None).await?;
+    Ok((config, ring))
+}
+
+/// The key ring for `config`; the secret is read with `sdk` when there is one, so a function
+/// builds one AWS configuration for all its clients.
+async fn key_ring(config: &Config, sdk: Option<&SdkConfig>) -> Result<KeyRing, InitError> {
     let source = match std::env::var("KEY_SECRET_ARN") {
         Ok(arn) if !arn.trim().is_empty() => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = match sdk {
+                Some(sdk) => aws_sdk_secretsmanager::Client::new(sdk),
+                None => aws_sdk_secretsmanager::Client::new(&aws_sdk_config().await?),
+            };
             KeySource::Remote(Box::new(SecretsManagerSdk {
-                client: aws_sdk_secretsmanager::Client::new(&sdk),
+                client,
                 secret_id: arn,
             }))
         }
@@ -48,10 +62,9 @@ pub async fn config_and_keys() -> Result<(Config, KeyRing), InitError> {
     };
     // Signing functions re-read the secret on this timer, so a warm instance signs with a
     // rotated key (and the JWKS drops a retired one) within KEY_RELOAD_INTERVAL.
-    let ring = KeyRing::load(source, config.verify.alg)
+    Ok(KeyRing::load(source, config.verify.alg)
         .await?
-        .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval));
-    Ok((config, ring))
+        .with_refresh_interval(std::time::Duration::from_secs(config.key_reload_interval)))
 }
 
 /// The Secrets Manager secret through the AWS SDK: `AWSCURRENT` and, once rotated,
@@ -99,13 +112,18 @@ impl VersionSource for SecretsManagerSdk {
     }
 }
 
-/// A service over the DynamoDB table named by `TABLE_NAME`. The SDK's own environment
-/// settings apply (credentials, region, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+/// A service over the DynamoDB table named by `TABLE_NAME`. One AWS configuration
+/// ([`aws_sdk_config`]: the Amazon roots only) serves the table and the secret.
 pub async fn dynamo_service() -> Result<Service<DynamoStore>, InitError> {
-    let (config, ring) = config_and_keys().await?;
+    let config = Config::from_env()?;
     let table = config.table_name.clone().ok_or(InitError::MissingTable)?;
-    let store = DynamoStore::from_endpoint(None, table).await;
-    Ok(Service::new(config, ring, store))
+    let sdk = aws_sdk_config().await?;
+    let ring = key_ring(&config, Some(&sdk)).await?;
+    Ok(Service::new(
+        config,
+        ring,
+        DynamoStore::with_sdk_config(&sdk, table),
+    ))
 }
 
 /// The DynamoDB store alone, for the sessions function: it needs no key, so it never reads
@@ -113,7 +131,7 @@ pub async fn dynamo_service() -> Result<Service<DynamoStore>, InitError> {
 pub async fn dynamo_store() -> Result<DynamoStore, InitError> {
     let config = Config::from_env()?;
     let table = config.table_name.ok_or(InitError::MissingTable)?;
-    Ok(DynamoStore::from_endpoint(None, table).await)
+    Ok(DynamoStore::on_aws(table).await?)
 }
 
 /// A service without a store, for functions that only read keys or the request (jwks, me).

@@ -39,7 +39,7 @@ mod sqlite;
 mod traits;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::{BY_USER_INDEX, DynamoStore, RequestCounter};
+pub use dynamo::{BY_USER_INDEX, DynamoStore, RequestCounter, aws_sdk_config};
 pub use error::StoreError;
 pub use model::{
     AttemptTicket, LockoutPolicy, LoginAttempt, LoginAttempts, MAX_LOCKOUT_STEPS, NewSession,
@@ -51,6 +51,6 @@ pub use traits::{SessionStore, Store, UserStore};
 
 /// Amazon Root CA 1 to 4 and Starfield Services Root CA G2 (their cross-signer), PEM: the
 /// roots every AWS endpoint's certificate chains to, and the only ones
-/// [`DynamoStore::on_aws`]'s client trusts. Without a feature, so that any DynamoDB client
+/// [`aws_sdk_config`]'s client trusts. Without a feature, so that any DynamoDB client
 /// (the benchmarks' hand-signed one too) trusts the same five.
 pub const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("amazon-roots.pem");

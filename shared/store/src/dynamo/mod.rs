@@ -50,6 +50,35 @@ pub struct DynamoStore {
     table: String,
 }
 
+/// The AWS configuration of a Lambda function's SDK clients: the SDK's environment
+/// (credentials, region, `AWS_ENDPOINT_URL_*`), Tessera's retry (standard mode, 3 attempts)
+/// and timeout (3 s per attempt, 8 s per call) settings, and an HTTPS client that trusts the
+/// Amazon Trust Services roots only ([`crate::AMAZON_ROOTS_PEM`], compiled in), the roots
+/// every AWS service endpoint's certificate chains to. The system trust store, about 150
+/// roots read from disk and parsed, is never read: that was most of an SDK client's start.
+/// Built once, it serves every client of the function (DynamoDB, Secrets Manager).
+pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, StoreError> {
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(crate::AMAZON_ROOTS_PEM);
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| StoreError::Internal(format!("the Amazon root certificates: {e}")))?;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(tls)
+        .build_https();
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .http_client(http)
+        .load()
+        .await)
+}
+
 /// Expression attribute names `#name -> name` for every attribute an expression mentions, so
 /// that no attribute can collide with DynamoDB's long list of reserved words (`ttl`, `status`).
 pub(crate) fn names<const N: usize>(list: [&str; N]) -> HashMap<String, String> {
@@ -113,35 +142,19 @@ impl DynamoStore {
         Self::new(Client::from_conf(config), table)
     }
 
-    /// A store on AWS whose client trusts the Amazon Trust Services roots only
-    /// ([`crate::AMAZON_ROOTS_PEM`], compiled in), the roots every AWS service endpoint's certificate
-    /// chains to: the system trust store, about 150 roots read from disk and parsed, is never
-    /// read, which is most of an SDK client's start. Otherwise as [`DynamoStore::from_endpoint`]
-    /// without an endpoint (the SDK's environment, `AWS_ENDPOINT_URL_DYNAMODB` included).
+    /// A store on AWS whose client trusts the Amazon Trust Services roots only: see
+    /// [`aws_sdk_config`].
     pub async fn on_aws(table: impl Into<String>) -> Result<Self, StoreError> {
-        let trust = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(crate::AMAZON_ROOTS_PEM);
-        let tls = TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .map_err(|e| StoreError::Internal(format!("the Amazon root certificates: {e}")))?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(tls)
-            .build_https();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry_config())
-            .timeout_config(timeout_config())
-            .http_client(http)
-            .load()
-            .await;
-        Ok(Self::new(
-            Client::from_conf(aws_sdk_dynamodb::Config::from(&shared)),
+        Ok(Self::with_sdk_config(&aws_sdk_config().await?, table))
+    }
+
+    /// A store on the AWS configuration `shared` (see [`aws_sdk_config`]), which the caller
+    /// may share with its other AWS clients.
+    pub fn with_sdk_config(shared: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(
+            Client::from_conf(aws_sdk_dynamodb::Config::from(shared)),
             table,
-        ))
+        )
     }
 
     /// The same table through a client that gives up on a call after `limit`, retries
