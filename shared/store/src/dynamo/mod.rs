@@ -57,7 +57,20 @@ pub struct DynamoStore {
 /// every AWS service endpoint's certificate chains to. The system trust store, about 150
 /// roots read from disk and parsed, is never read: that was most of an SDK client's start.
 /// Built once, it serves every client of the function (DynamoDB, Secrets Manager).
+///
+/// Outside AWS's commercial partition (China, GovCloud, the isolated and sovereign regions),
+/// whose endpoints may chain to other roots, the SDK's default client and the system trust
+/// store are kept.
 pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, StoreError> {
+    let defaults = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok();
+    if !amazon_roots_suffice(region.as_deref()) {
+        return Ok(defaults.load().await);
+    }
     let trust = TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(crate::AMAZON_ROOTS_PEM);
@@ -71,12 +84,19 @@ pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, StoreError> {
         ))
         .tls_context(tls)
         .build_https();
-    Ok(aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .http_client(http)
-        .load()
-        .await)
+    Ok(defaults.http_client(http).load().await)
+}
+
+/// Whether every endpoint of `region` chains to the Amazon Trust Services roots: true in the
+/// commercial partition (and without a region, where the SDK will fail on its own), false for
+/// China (`cn-`), GovCloud (`us-gov-`), the isolated (`us-iso`) and the European Sovereign
+/// Cloud (`eusc-`) regions.
+fn amazon_roots_suffice(region: Option<&str>) -> bool {
+    region.is_none_or(|region| {
+        !["cn-", "us-gov-", "us-iso", "eusc-"]
+            .iter()
+            .any(|prefix| region.starts_with(prefix))
+    })
 }
 
 /// Expression attribute names `#name -> name` for every attribute an expression mentions, so
@@ -514,4 +534,26 @@ impl DynamoStore {
 /// Whether an existing item carries `value` in attribute `name`.
 pub(crate) fn has(item: &Item, name: &str, value: &AttributeValue) -> bool {
     item.get(name) == Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amazon_roots_suffice;
+
+    #[test]
+    fn only_the_commercial_partition_trusts_the_amazon_roots_alone() {
+        for region in ["us-east-1", "eu-west-1", "ap-southeast-5", "il-central-1"] {
+            assert!(amazon_roots_suffice(Some(region)), "{region}");
+        }
+        for region in [
+            "cn-north-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(!amazon_roots_suffice(Some(region)), "{region}");
+        }
+        assert!(amazon_roots_suffice(None));
+    }
 }
