@@ -62,9 +62,7 @@ pub struct DynamoStore {
 /// whose endpoints may chain to other roots, the SDK's default client and the system trust
 /// store are kept.
 pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, StoreError> {
-    let defaults = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
+    let defaults = sdk_defaults();
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .ok();
@@ -85,6 +83,14 @@ pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, StoreError> {
         .tls_context(tls)
         .build_https();
     Ok(defaults.http_client(http).load().await)
+}
+
+/// The SDK's environment (credentials, region, `AWS_ENDPOINT_URL_*`) with Tessera's retry
+/// and timeout settings: what every AWS configuration here starts from.
+fn sdk_defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
 }
 
 /// Whether every endpoint of `region` chains to the Amazon Trust Services roots: true in the
@@ -150,14 +156,7 @@ impl DynamoStore {
     pub async fn from_endpoint(endpoint: Option<&str>, table: impl Into<String>) -> Self {
         let config = match endpoint {
             Some(url) => Self::local_config(url).build(),
-            None => {
-                let shared = aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(retry_config())
-                    .timeout_config(timeout_config())
-                    .load()
-                    .await;
-                aws_sdk_dynamodb::Config::from(&shared)
-            }
+            None => aws_sdk_dynamodb::Config::from(&sdk_defaults().load().await),
         };
         Self::new(Client::from_conf(config), table)
     }

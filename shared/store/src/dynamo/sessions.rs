@@ -248,9 +248,10 @@ impl DynamoStore {
                 .map(|k| k.keys)
                 .unwrap_or_default();
         }
-        match keys.is_empty() {
-            true => Ok(found),
-            false => Err(StoreError::unavailable("items left unread by BatchGetItem")),
+        if keys.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::unavailable("items left unread by BatchGetItem"))
         }
     }
 
