@@ -391,6 +391,49 @@ async fn serve_invalid_configuration_fails_at_start_naming_the_variable() {
     }
 }
 
+/// Gives `--upstream` values the gateway cannot forward to (another scheme, a query, a
+/// fragment, not a URL); runs `tessera serve`; expects a non-zero exit and an error naming
+/// the flag and the value, before anything listens.
+#[tokio::test]
+async fn serve_refuses_an_upstream_it_cannot_forward_to_at_start() {
+    let dir = TempDir::new("bad-upstream");
+    for (base, says) in [
+        (
+            "ftp://127.0.0.1:9/",
+            "must be an http or https URL without a query",
+        ),
+        (
+            "http://127.0.0.1:9/?q=1",
+            "must be an http or https URL without a query",
+        ),
+        (
+            "http://127.0.0.1:9/#f",
+            "must be an http or https URL without a query",
+        ),
+        ("not a url", "is not a URL"),
+    ] {
+        let mut command = tessera_command(&[]);
+        command
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--upstream",
+                base,
+                "--data",
+            ])
+            .arg(dir.path().join("data"));
+        let printed: Printed = run(command, None).await.into();
+        let printed = printed.assert_failure();
+        let expected = format!("error: --upstream {base:?} {says}");
+        assert!(
+            printed.stderr.contains(&expected),
+            "{base}: {}",
+            printed.stderr
+        );
+    }
+}
+
 /// Gives a first start; expects the data folder private to the user (0700) and the key file
 /// 0600; then, with the key file made group-readable, a restart refuses to start and says
 /// to chmod it.

@@ -234,3 +234,44 @@ fn upstream_failed(error: reqwest::Error, what: &str, request_id: &str) -> Respo
         gateway_error(StatusCode::BAD_GATEWAY, "Bad gateway", request_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: UpstreamLimits = UpstreamLimits {
+        connect_timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(2),
+        max_response_bytes: 1024,
+    };
+
+    #[test]
+    fn an_http_base_is_kept_as_the_parser_writes_it_without_a_trailing_slash() {
+        let upstream = Upstream::new("HTTP://Example.test:8080/api/", LIMITS).unwrap();
+        assert_eq!(upstream.base, "http://example.test:8080/api");
+        assert_eq!(upstream.base_path, "/api");
+        let root = Upstream::new("https://example.test", LIMITS).unwrap();
+        assert_eq!(root.base, "https://example.test");
+        assert_eq!(root.base_path, "");
+        assert_eq!(root.max_response_bytes, 1024);
+    }
+
+    #[test]
+    fn a_base_that_paths_cannot_extend_is_refused_naming_it() {
+        for base in [
+            "ftp://example.test/",
+            "http://example.test/?q=1",
+            "http://example.test/#f",
+        ] {
+            let error = Upstream::new(base, LIMITS).err().unwrap();
+            assert!(matches!(error, UpstreamError::Unsupported(_)), "{base}");
+            assert!(error.to_string().contains(base), "{error}");
+        }
+        let error = Upstream::new("not a url", LIMITS).err().unwrap();
+        assert!(matches!(error, UpstreamError::NotAUrl { .. }), "{error}");
+        assert!(
+            error.to_string().starts_with("\"not a url\" is not a URL"),
+            "{error}"
+        );
+    }
+}
