@@ -1,7 +1,7 @@
 //! The admin commands: users, sessions, token inspection, keys, and a one-shot authorizer.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tessera_authorizer::{Authorizer, Verdict};
 use tessera_keys::KeyFile;
@@ -221,14 +221,7 @@ pub fn inspect(token: &str, data: &Path) -> Result<(), CliError> {
 /// `tessera keys rotate`.
 pub fn rotate_keys(data: &Path) -> Result<(), CliError> {
     let alg = setup::config(None)?.verify.alg;
-    let path = setup::key_file(data);
-    if !path.exists() {
-        return Err(CliError::Usage(format!(
-            "no key file at {} (tessera serve creates it on first start)",
-            path.display()
-        )));
-    }
-    let versions = KeyFile::rotate(&path, alg)?;
+    let versions = KeyFile::rotate(&existing_key_file(data)?, alg)?;
     let keys = versions.key_set(alg)?;
     println!(
         "new current key {} ({}); {} previous kept for verification",
@@ -288,6 +281,11 @@ pub fn authorize(event: &Path, data: &Path) -> Result<(), CliError> {
 
 fn local_keys(data: &Path) -> Result<KeySet, CliError> {
     let alg = setup::config(None)?.verify.alg;
+    Ok(KeyFile::load(&existing_key_file(data)?)?.key_set(alg)?)
+}
+
+/// The key file in `data`, which `tessera serve` creates: the admin commands never make one.
+fn existing_key_file(data: &Path) -> Result<PathBuf, CliError> {
     let path = setup::key_file(data);
     if !path.exists() {
         return Err(CliError::Usage(format!(
@@ -295,7 +293,7 @@ fn local_keys(data: &Path) -> Result<KeySet, CliError> {
             path.display()
         )));
     }
-    Ok(KeyFile::load(&path)?.key_set(alg)?)
+    Ok(path)
 }
 
 fn read_password() -> Result<Password, CliError> {

@@ -25,10 +25,13 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$FkaVa4k/2GqoUQxGjXi+dg$\
 xDlXKpZCLq1H+dtyzJKdWcNPkRuNl9dxDHm8e5lWPtI";
 
-/// A password as the user typed it. `Debug` prints `[redacted]`, there is no `Display`, the
-/// memory is wiped on drop, and the text is reachable only through [`Password::expose_secret`].
-#[derive(Clone)]
-pub struct Password(Zeroizing<String>);
+tessera_token::redacted_secret! {
+    /// A password as the user typed it: reachable only through [`Password::expose_secret`].
+    #[derive(Clone)]
+    pub struct Password(String);
+    /// The password itself. Call it only to hash or verify.
+    fn expose_secret -> &str;
+}
 
 impl Password {
     /// Wraps a password; its length is checked by [`Password::parse`], not here.
@@ -46,17 +49,6 @@ impl Password {
             return Err(ServiceError::InvalidRequest("password is too long"));
         }
         Ok(password)
-    }
-
-    /// The password itself. Call it only to hash or verify.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -208,7 +200,7 @@ mod tests {
     #[test]
     fn password_debug_is_redacted() {
         let p = Password::new("hunter2");
-        assert_eq!(format!("{p:?}"), "[redacted]");
+        assert_eq!(format!("{p:?}"), "Password([redacted])");
         assert_eq!(p.expose_secret(), "hunter2");
     }
 

@@ -26,26 +26,18 @@ use tessera_config::{Clock, system_now};
 /// The longest user agent kept with a session, in bytes; the rest is cut off.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
 
-/// A token as a client presented it (refresh token at refresh or logout). `Debug` prints
-/// `[redacted]`, there is no `Display`, and the memory is wiped on drop.
-#[derive(Clone)]
-pub struct PresentedToken(Zeroizing<String>);
+tessera_token::redacted_secret! {
+    /// A token as a client presented it (refresh token at refresh or logout).
+    #[derive(Clone)]
+    pub struct PresentedToken(String);
+    /// The compact token, for verification only.
+    fn expose_secret -> &str;
+}
 
 impl PresentedToken {
     /// Wraps a token taken from a request.
     pub fn new(token: impl Into<String>) -> Self {
         Self(Zeroizing::new(token.into()))
-    }
-
-    /// The compact token, for verification only.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for PresentedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -649,7 +641,7 @@ mod tests {
     fn presented_token_debug_is_redacted() {
         assert_eq!(
             format!("{:?}", PresentedToken::new("eyJ.secret.sig")),
-            "[redacted]"
+            "PresentedToken([redacted])"
         );
     }
 

@@ -54,3 +54,6 @@ pub use random::{Jti, random_id};
 pub use secret::{AccessToken, RefreshToken};
 pub use secret_value::SecretValue;
 pub use verify::{AccessVerifier, RefreshPolicy, RefreshVerifier, VerifyPolicy};
+// For `redacted_secret!` in other crates.
+#[doc(hidden)]
+pub use zeroize as __zeroize;

@@ -8,7 +8,9 @@ use zeroize::Zeroize;
 /// Defines a redacted secret newtype around a zeroizing `String` or `Vec<u8>`.
 ///
 /// Derives nothing itself: a type that may be copied says `#[derive(Clone)]`. Constructors
-/// are written per type, because who may create each secret differs.
+/// are written per type, because who may create each secret differs. Exported, so that the
+/// service's secrets (a password, a presented refresh token) are made the same way.
+#[macro_export]
 macro_rules! redacted_secret {
     (
         $(#[$attr:meta])*
@@ -17,7 +19,7 @@ macro_rules! redacted_secret {
         fn expose_secret -> &$exposed:ty;
     ) => {
         $(#[$attr])*
-        $vis struct $name(::zeroize::Zeroizing<$inner>);
+        $vis struct $name($crate::__zeroize::Zeroizing<$inner>);
 
         impl $name {
             $(#[$expose_doc])*
@@ -39,8 +41,6 @@ macro_rules! redacted_secret {
         }
     };
 }
-
-pub(crate) use redacted_secret;
 
 redacted_secret! {
     /// A signed access token (a compact JWS). A bearer credential: treat it as a secret.

@@ -8,7 +8,7 @@ use crate::error::KeyError;
 use crate::limits::MIN_ROOT_SECRET_BYTES;
 use crate::pem;
 use crate::random::fill_random;
-use crate::secret::redacted_secret;
+use crate::redacted_secret;
 
 redacted_secret! {
     /// What one Secrets Manager version (or one key-file entry) holds.
