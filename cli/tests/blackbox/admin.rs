@@ -5,8 +5,8 @@ use serde_json::Value;
 use tessera_token::random_id;
 
 use crate::helpers::{
-    Backend, Printed, Server, TestUser, Tokens, assert_oauth_error, assert_token_response, decode,
-    run, spawn_serve, tamper_signature, tessera_command, unix_now,
+    Backend, Printed, Server, TempDir, TestUser, Tokens, assert_oauth_error, assert_token_response,
+    decode, run, spawn_serve, tamper_signature, tessera_command, unix_now,
 };
 
 both_backends!(
@@ -465,6 +465,56 @@ async fn admin_authorize_http_v2_event_prints_is_authorized(backend: Backend) {
         let answer = json_out(&refused);
         assert_eq!(answer["isAuthorized"], false, "{answer}");
         assert!(answer["context"]["sub"].is_null(), "{answer}");
+    }
+}
+
+/// Gives a data folder where `tessera serve` never ran (no key file); runs every command that
+/// reads the keys; expects each to exit non-zero naming the missing file and what creates it,
+/// and the folder still empty: no admin command makes a key file of its own.
+#[tokio::test]
+async fn admin_key_commands_without_a_key_file_say_so_and_create_none() {
+    let data = TempDir::new("no-keys");
+    let events = TempDir::new("no-keys-event");
+    let event = events.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"type":"TOKEN","authorizationToken":"Bearer a.b.c","methodArn":"arn:aws:execute-api:us-east-1:1:a/p/GET/me"}"#,
+    )
+    .unwrap();
+    let data_arg = data.path().to_str().unwrap();
+    let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln";
+    let commands: [&[&str]; 3] = [
+        &["keys", "rotate", "--data", data_arg],
+        &["token", "inspect", token, "--data", data_arg],
+        &[
+            "authorize",
+            "--event",
+            event.to_str().unwrap(),
+            "--data",
+            data_arg,
+        ],
+    ];
+    for command in commands {
+        let mut cmd = tessera_command(&[]);
+        cmd.args(command);
+        let printed: Printed = run(cmd, None).await.into();
+        let printed = printed.assert_failure();
+        assert!(
+            printed.stderr.contains("no key file at")
+                && printed.stderr.contains(data_arg)
+                && printed
+                    .stderr
+                    .contains("tessera serve creates it on first start"),
+            "`tessera {}`: {}",
+            command.join(" "),
+            printed.stderr
+        );
+        let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "`tessera {}` wrote {left:?}",
+            command.join(" ")
+        );
     }
 }
 
