@@ -1,6 +1,8 @@
 //! `tessera serve` as a process: restarts, start-up errors, `--upstream`, SIGTERM, the
 //! request log, and the gateway's answers for unknown routes.
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +14,18 @@ use crate::helpers::{
 };
 
 both_backends!(serve_sessions_and_keys_survive_a_restart,);
+
+/// `tessera serve --addr addr --data data` with `flags` and `env` more: a start the tests
+/// below expect to fail.
+fn serve_command(env: &[(String, String)], addr: &str, data: &Path, flags: &[&str]) -> Command {
+    let mut command = tessera_command(env);
+    command
+        .args(["serve", "--addr", addr])
+        .args(flags)
+        .arg("--data")
+        .arg(data);
+    command
+}
 
 sqlite_only!(
     serve_upstream_gets_authorised_requests_with_context_headers,
@@ -32,17 +46,12 @@ async fn serve_missing_dynamodb_table_without_create_table_fails_at_start() {
         "tessera-missing-{}",
         tessera_token::random_id().to_ascii_lowercase()
     );
-    let mut command = tessera_command(&[]);
-    command
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--dynamodb-endpoint",
-            &endpoint,
-        ])
-        .args(["--table", &table, "--data"])
-        .arg(dir.path().join("data"));
+    let command = serve_command(
+        &[],
+        "127.0.0.1:0",
+        &dir.path().join("data"),
+        &["--dynamodb-endpoint", &endpoint, "--table", &table],
+    );
 
     // A server that starts anyway never exits: give it a few seconds, not the full bound.
     let printed: Printed = run_within(command, None, Duration::from_secs(10))
@@ -304,10 +313,7 @@ async fn serve_port_taken_is_a_clear_error_and_nonzero_exit() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = TempDir::new("port-taken");
-    let mut command = tessera_command(&[]);
-    command
-        .args(["serve", "--addr", &addr, "--data"])
-        .arg(dir.path().join("data"));
+    let command = serve_command(&[], &addr, &dir.path().join("data"), &[]);
 
     let printed: Printed = run(command, None).await.into();
 
@@ -332,10 +338,7 @@ async fn serve_data_folder_not_writable_is_a_clear_error_and_nonzero_exit() {
     std::fs::write(&file, b"not a folder").unwrap();
 
     for data in [file.clone(), file.join("below")] {
-        let mut command = tessera_command(&[]);
-        command
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(&data);
+        let command = serve_command(&[], "127.0.0.1:0", &data, &[]);
         let printed: Printed = run(command, None).await.into();
         let printed = printed.assert_failure();
         assert!(
@@ -377,10 +380,8 @@ async fn serve_invalid_configuration_fails_at_start_naming_the_variable() {
         ("LOGIN_LOCKOUT_THRESHOLD", "-1"),
         ("AUTHORIZER_SCOPE_RULES", "this is not a rule"),
     ] {
-        let mut command = tessera_command(&[(name.to_owned(), value.to_owned())]);
-        command
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(dir.path().join("data"));
+        let env = [(name.to_owned(), value.to_owned())];
+        let command = serve_command(&env, "127.0.0.1:0", &dir.path().join("data"), &[]);
         let printed: Printed = run(command, None).await.into();
         let printed = printed.assert_failure();
         assert!(
@@ -412,17 +413,8 @@ async fn serve_refuses_an_upstream_it_cannot_forward_to_at_start() {
         ),
         ("not a url", "is not a URL"),
     ] {
-        let mut command = tessera_command(&[]);
-        command
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--upstream",
-                base,
-                "--data",
-            ])
-            .arg(dir.path().join("data"));
+        let data = dir.path().join("data");
+        let command = serve_command(&[], "127.0.0.1:0", &data, &["--upstream", base]);
         let printed: Printed = run(command, None).await.into();
         let printed = printed.assert_failure();
         let expected = format!("error: --upstream {base:?} {says}");
@@ -450,10 +442,7 @@ async fn serve_data_folder_and_key_file_are_private() {
     assert!(server.terminate().success());
 
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut command = tessera_command(&[]);
-    command
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(&data);
+    let command = serve_command(&[], "127.0.0.1:0", &data, &[]);
     let printed: Printed = run(command, None).await.into();
     let printed = printed.assert_failure();
     assert!(printed.stderr.contains("chmod 600"), "{}", printed.stderr);
