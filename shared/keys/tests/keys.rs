@@ -11,14 +11,24 @@ use std::time::Duration;
 use tessera_keys::{KeyFile, KeyRing, KeySource, KeysError};
 use tessera_token::{AccessClaims, Algorithm, VerifyError, VerifyPolicy};
 
-fn scratch(name: &str) -> PathBuf {
+/// A key file's path in a folder of its own, removed when the guard drops.
+fn scratch(name: &str) -> (Scratch, PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "tessera-keys-{}-{}",
         std::process::id(),
         tessera_token::random_id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    let path = dir.join(name);
+    (Scratch(dir), path)
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn claims(now: i64) -> AccessClaims {
@@ -44,7 +54,7 @@ const NOW: i64 = 1_800_000_000;
 
 #[test]
 fn a_new_key_file_is_created_readable_by_its_owner_only() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
 
     KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
 
@@ -54,7 +64,7 @@ fn a_new_key_file_is_created_readable_by_its_owner_only() {
 
 #[test]
 fn loading_again_gives_the_same_keys() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     let first = KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     let token = first
         .key_set(Algorithm::Es256)
@@ -73,7 +83,7 @@ fn loading_again_gives_the_same_keys() {
 
 #[test]
 fn a_key_file_others_can_read_is_refused() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
 
@@ -85,7 +95,7 @@ fn a_key_file_others_can_read_is_refused() {
 
 #[test]
 fn a_malformed_key_file_is_refused_without_echoing_it() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     std::fs::write(&path, "not json but secret-ish").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 
@@ -97,7 +107,7 @@ fn a_malformed_key_file_is_refused_without_echoing_it() {
 
 #[test]
 fn rotation_signs_with_new_material_and_still_verifies_old_tokens() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     let before = KeyFile::load_or_create(&path, Algorithm::EdDsa).unwrap();
     let old_token = before
         .key_set(Algorithm::EdDsa)
@@ -123,7 +133,7 @@ fn rotation_signs_with_new_material_and_still_verifies_old_tokens() {
 
 #[test]
 fn rotation_keeps_a_bounded_number_of_previous_versions() {
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     for _ in 0..5 {
         KeyFile::rotate(&path, Algorithm::Es256).unwrap();
@@ -143,7 +153,7 @@ async fn no_key_source_configured_is_a_clear_error() {
 #[tokio::test]
 async fn the_ring_picks_up_a_rotation_when_a_token_names_an_unknown_kid() {
     // Given a running function's key ring, and a rotation done by another process
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     let ring = KeyRing::load(KeySource::File(path.clone()), Algorithm::Es256)
         .await
@@ -178,7 +188,7 @@ async fn the_ring_picks_up_a_rotation_when_a_token_names_an_unknown_kid() {
 #[tokio::test]
 async fn reloads_for_unknown_kids_are_rate_limited() {
     // Given a ring that has just loaded
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     let ring = KeyRing::load(KeySource::File(path), Algorithm::Es256)
         .await
@@ -194,7 +204,7 @@ async fn reloads_for_unknown_kids_are_rate_limited() {
 async fn the_ring_refreshes_on_its_timer_without_any_token_asking() {
     // Given a signing function's ring whose refresh interval has passed (zero here), and a
     // rotation done by another process
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     let first = KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     let old_kid = first
         .key_set(Algorithm::Es256)
@@ -226,7 +236,7 @@ async fn the_ring_refreshes_on_its_timer_without_any_token_asking() {
 #[tokio::test]
 async fn a_refresh_that_is_not_due_reads_nothing_and_a_failed_one_keeps_the_keys() {
     // Given a ring with the default (five minute) interval
-    let path = scratch("keys.json");
+    let (_dir, path) = scratch("keys.json");
     let first = KeyFile::load_or_create(&path, Algorithm::Es256).unwrap();
     let kid = first
         .key_set(Algorithm::Es256)
