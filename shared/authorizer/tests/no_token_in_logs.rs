@@ -10,49 +10,17 @@
 #[path = "authorizer/helpers.rs"]
 mod helpers;
 
+#[cfg(test)]
+#[path = "authorizer/captured_logs.rs"]
+mod captured_logs;
+
 // In a `#[cfg(test)]` module so clippy treats it as test code (clippy.toml).
 #[cfg(test)]
 mod logs {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use tessera_authorizer::EventKind;
-    use tracing_subscriber::fmt::MakeWriter;
 
+    use crate::captured_logs::captured_logs;
     use crate::helpers::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    /// Runs `f` with every log line of every level captured, and returns the lines.
-    fn captured_logs(f: impl FnOnce()) -> String {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = captured.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
 
     #[test]
     fn denials_are_logged_with_a_reason_and_never_the_token() {

@@ -409,16 +409,11 @@ impl SessionStore for DynamoStore {
     }
 
     async fn get_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", session_pk(sid))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        output.item().map(Session::try_from).transpose()
+        self.get_session_item(sid)
+            .await?
+            .as_ref()
+            .map(Session::try_from)
+            .transpose()
     }
 
     /// One strongly consistent `BatchGetItem` of both items.
@@ -573,6 +568,6 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        Ok(output.item().cloned())
+        Ok(output.item)
     }
 }
