@@ -324,37 +324,19 @@ impl Client {
         let body = RefreshBody {
             refresh_token: session.refresh.expose_secret(),
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let response = self
-                .inner
-                .http
-                .post(self.inner.logout_url.clone())
-                .header(ACCEPT, "application/json")
-                .json(&body)
-                .send()
-                .await?;
-            let status = response.status();
-            if status.is_success() {
-                tracing::debug!("logged out");
-                return Ok(());
-            }
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                let delay = self.retry_delay(attempt, wire::retry_after(response.headers()))?;
-                tracing::warn!(
-                    attempt,
-                    ?delay,
-                    "logout: token service unavailable, retrying"
-                );
-                tokio::time::sleep(delay).await;
-                continue;
-            }
+        let url = &self.inner.logout_url;
+        let response = self
+            .post_retrying(url, &body, Urgency::Required, "logout")
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
             return Err(Error::Protocol(format!(
                 "logout answered {}",
                 status.as_u16()
             )));
         }
+        tracing::debug!("logged out");
+        Ok(())
     }
 
     /// A valid access token, refreshed first if it is about to expire (or has).
@@ -650,6 +632,48 @@ impl Client {
             Grant::Login => &self.inner.login_url,
             Grant::Refresh => &self.inner.refresh_url,
         };
+        let response = self
+            .post_retrying(url, body, urgency, grant.as_str())
+            .await?;
+        let status = response.status();
+        match status {
+            StatusCode::OK => parse_grant(grant, response).await,
+            StatusCode::BAD_REQUEST => {
+                let code = response
+                    .json::<ErrorBody>()
+                    .await
+                    .map(|body| body.error)
+                    .unwrap_or_default();
+                Err(match (code.as_str(), grant) {
+                    ("invalid_grant", Grant::Login) => Error::InvalidCredentials,
+                    ("invalid_grant", Grant::Refresh) => Error::SignedOut,
+                    _ => Error::Protocol(format!(
+                        "{} answered 400 {}",
+                        grant.as_str(),
+                        printable_code(&code)
+                    )),
+                })
+            }
+            StatusCode::TOO_MANY_REQUESTS => Err(Error::Locked {
+                retry_after: wire::retry_after(response.headers()),
+            }),
+            _ => Err(Error::Protocol(format!(
+                "{} answered {}",
+                grant.as_str(),
+                status.as_u16()
+            ))),
+        }
+    }
+
+    /// POSTs `body` as JSON to the token service and returns its first answer that is not a
+    /// 503. A 503 is retried per the policy, except for a proactive call, which tries once.
+    async fn post_retrying<B: Serialize + Sync>(
+        &self,
+        url: &reqwest::Url,
+        body: &B,
+        urgency: Urgency,
+        call: &'static str,
+    ) -> Result<reqwest::Response> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -661,52 +685,15 @@ impl Client {
                 .json(body)
                 .send()
                 .await?;
-            let status = response.status();
-            match status {
-                StatusCode::OK => return parse_grant(grant, response).await,
-                StatusCode::BAD_REQUEST => {
-                    let code = response
-                        .json::<ErrorBody>()
-                        .await
-                        .map(|body| body.error)
-                        .unwrap_or_default();
-                    return Err(match (code.as_str(), grant) {
-                        ("invalid_grant", Grant::Login) => Error::InvalidCredentials,
-                        ("invalid_grant", Grant::Refresh) => Error::SignedOut,
-                        _ => Error::Protocol(format!(
-                            "{} answered 400 {}",
-                            grant.as_str(),
-                            printable_code(&code)
-                        )),
-                    });
-                }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    return Err(Error::Locked {
-                        retry_after: wire::retry_after(response.headers()),
-                    });
-                }
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    let retry_after = wire::retry_after(response.headers());
-                    if urgency == Urgency::Proactive {
-                        return Err(Error::Unavailable);
-                    }
-                    let delay = self.retry_delay(attempt, retry_after)?;
-                    tracing::warn!(
-                        grant = grant.as_str(),
-                        attempt,
-                        ?delay,
-                        "token service unavailable, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                _ => {
-                    return Err(Error::Protocol(format!(
-                        "{} answered {}",
-                        grant.as_str(),
-                        status.as_u16()
-                    )));
-                }
+            if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return Ok(response);
             }
+            if urgency == Urgency::Proactive {
+                return Err(Error::Unavailable);
+            }
+            let delay = self.retry_delay(attempt, wire::retry_after(response.headers()))?;
+            tracing::warn!(call, attempt, ?delay, "token service unavailable, retrying");
+            tokio::time::sleep(delay).await;
         }
     }
 

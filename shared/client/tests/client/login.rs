@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tessera_client::{Error, Password};
+use tokio::time::Instant;
 
 use crate::mock::{self, MockServer};
 use crate::{TTL, client_for, logged_in};
@@ -100,6 +101,24 @@ async fn logout_revokes_the_session_at_the_server_and_forgets_it_locally() {
     // logging out again is not an error and does not call the server.
     client.logout().await.unwrap();
     assert_eq!(server.counters().logouts, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_503_on_logout_is_retried_until_the_session_is_revoked() {
+    // Given a logged-in client and a token service that answers 503 with Retry-After: 2 twice,
+    let server = MockServer::start(TTL);
+    let client = logged_in(&server).await;
+    server.fail_next_token_calls(2, Some(2));
+    let started = Instant::now();
+
+    // logout succeeds on the third attempt, having waited as asked each time,
+    client.logout().await.unwrap();
+    assert_eq!(server.counters().logouts, 3);
+    assert!(started.elapsed() >= Duration::from_secs(4));
+
+    // and the server's session is revoked.
+    assert_eq!(server.live_sessions(), 0);
+    assert!(matches!(client.access_token().await, Err(Error::SignedOut)));
 }
 
 #[test]

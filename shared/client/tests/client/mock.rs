@@ -44,7 +44,7 @@ struct Inner {
     /// Every refresh token ever issued, spent or not, to the session it belongs to.
     refresh_tokens: HashMap<String, String>,
     access_tokens: HashMap<String, MockAccess>,
-    /// Answer this many token calls (login or refresh) with 503.
+    /// Answer this many token calls (login, refresh or logout) with 503.
     unavailable: u32,
     unavailable_retry_after: Option<u64>,
     /// Refuse every access token, valid or not.
@@ -171,7 +171,8 @@ impl MockServer {
         self.lock().reject_access = true;
     }
 
-    /// Answers the next `n` token calls with 503, with `Retry-After: secs` if given.
+    /// Answers the next `n` token calls (login, refresh or logout) with 503, with
+    /// `Retry-After: secs` if given.
     pub fn fail_next_token_calls(&self, n: u32, retry_after_secs: Option<u64>) {
         let mut inner = self.lock();
         inner.unavailable = n;
@@ -459,6 +460,9 @@ async fn logout(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             "refresh_token is required",
         );
     };
+    if let Some(response) = inner.take_unavailable() {
+        return response;
+    }
     if let Some(sid) = inner.refresh_tokens.get(&presented).cloned()
         && let Some(session) = inner.sessions.get_mut(&sid)
     {
