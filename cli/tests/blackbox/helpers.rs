@@ -620,13 +620,23 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn send_sigterm(&self) {
+        let pid = self.child.as_ref().unwrap().id();
         let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &pid.to_string()])
             .status()
             .unwrap();
         assert!(sent.success(), "kill -TERM failed");
-        wait_bounded(&mut child)
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_bounded(&mut self.child.take().unwrap())
     }
 
     /// Stops this server gracefully and starts another on the same address, data folder

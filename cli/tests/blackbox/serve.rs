@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::helpers::{
-    Backend, Printed, ServeOptions, TempDir, TestUser, Tokens, assert_token_response,
+    BOUND, Backend, Printed, ServeOptions, TempDir, TestUser, Tokens, assert_token_response,
     assert_unauthorized, run, run_within, spawn_serve, tessera_command,
 };
 
@@ -31,6 +33,7 @@ sqlite_only!(
     serve_upstream_gets_authorised_requests_with_context_headers,
     serve_upstream_is_not_called_for_a_bad_token,
     serve_sigterm_exits_gracefully_with_code_0,
+    serve_sigterm_lets_a_request_in_flight_finish,
     serve_request_log_has_method_path_status_and_never_a_token,
     serve_an_undeclared_route_is_403_missing_authentication_token,
 );
@@ -218,6 +221,48 @@ async fn serve_sigterm_exits_gracefully_with_code_0(backend: Backend) {
         "access lines without --access-log:\n{}",
         server.stderr()
     );
+}
+
+/// Gives a login whose head has arrived (`Expect: 100-continue`, answered `100 Continue`, so
+/// the handler is reading its body); sends SIGTERM, waits for the shutdown line, then sends
+/// the body; expects the login answered 200 in full, exit code 0, and its session in the
+/// store: a shutdown drops no request it had begun.
+async fn serve_sigterm_lets_a_request_in_flight_finish(backend: Backend) {
+    let mut server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let body =
+        serde_json::json!({ "username": user.username, "password": user.password }).to_string();
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = [0u8; 25];
+    tokio::time::timeout(BOUND, stream.read_exact(&mut interim))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+
+    server.send_sigterm();
+    server
+        .wait_for_log(|line| line.contains("shutting down"))
+        .await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\"refresh_token\":"), "{answer}");
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(server.session_list(&user.username).await.len(), 1);
 }
 
 /// Gives `--access-log`, a login, a refresh, /me with the token in the header and in the
