@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{
     BOUND, Backend, ServeOptions, Server, TestUser, Tokens, assert_unauthorized, read_reply,
+    spawn_serve,
 };
 
 both_backends!(
@@ -25,6 +26,7 @@ both_backends!(
     hostile_upstream_request_line_is_base_path_plus_normalised_path_plus_query,
     hostile_context_headers_spelled_with_underscores_never_reach_the_upstream,
     hostile_two_authorization_headers_are_401_on_every_protected_route,
+    hostile_two_content_types_are_400_and_change_nothing,
 );
 
 /// The scope rule the path tests try to get around.
@@ -561,6 +563,45 @@ async fn hostile_two_authorization_headers_are_401_on_every_protected_route(back
     assert!(upstream.lines().is_empty(), "{:?}", upstream.lines());
     assert_eq!(server.session_list(&user.username).await, vec![sid]);
     assert_eq!(server.get("/me", Some(&tokens.access)).await.status, 200);
+}
+
+/// Gives a user with one session; sends a login, a refresh and a logout, each with two
+/// `Content-Type` lines (JSON and form, the body JSON) over a raw socket; expects each 400
+/// `invalid_request`, and nothing changed: no new session, the refresh token not spent.
+async fn hostile_two_content_types_are_400_and_change_nothing(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let tokens: Tokens = user.login(&server).await;
+    let login = serde_json::json!({ "username": user.username, "password": user.password });
+    let token = serde_json::json!({ "refresh_token": tokens.refresh });
+
+    for (path, body) in [
+        ("/auth/login", &login),
+        ("/auth/refresh", &token),
+        ("/auth/logout", &token),
+    ] {
+        let body = body.to_string();
+        let reply = raw(
+            server.addr,
+            &format!(
+                "POST {path} HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\n\
+                 content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{path}: {reply:?}");
+        let error: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(error["error"], "invalid_request", "{path}: {reply:?}");
+    }
+
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![tokens.sid()]
+    );
+    let next = server.refresh(&tokens.refresh).await;
+    assert_eq!(next.status, 200, "{}", next.body);
 }
 
 /// Gives `--header-timeout 0.5`; opens connections that send nothing, half a request line,

@@ -57,8 +57,14 @@ impl Fields {
         if body.len() > MAX_BODY_BYTES {
             return Err(ServiceError::PayloadTooLarge);
         }
-        let media_type = headers
-            .get(CONTENT_TYPE)
+        // Two Content-Type lines would make the parser a guess, as a repeated parameter would.
+        let mut content_types = headers.get_all(CONTENT_TYPE).iter();
+        let (content_type, None) = (content_types.next(), content_types.next()) else {
+            return Err(ServiceError::InvalidRequest(
+                "the content type is given more than once",
+            ));
+        };
+        let media_type = content_type
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .map(|v| v.trim().to_ascii_lowercase());

@@ -235,7 +235,7 @@ async fn login_missing_or_empty_fields_400_invalid_request_and_nothing_counted<S
 }
 
 async fn login_malformed_body_or_wrong_content_type_400_invalid_request<S: Store>(h: Harness<S>) {
-    h.add_user("alice", "right", "").await;
+    let alice = h.add_user("alice", "right", "").await;
     let good = r#"{"username":"alice","password":"right"}"#;
     for (content_type, body) in [
         ("application/json", "{"),
@@ -250,6 +250,26 @@ async fn login_malformed_body_or_wrong_content_type_400_invalid_request<S: Store
     }
     let no_type = rest_event("POST", "/auth/login", &[], Some(good), None);
     h.call(no_type).await.assert_error(400, "invalid_request");
+    // Two Content-Type lines, even when one of them fits the body, leave the type a guess.
+    for (first, second) in [
+        ("application/json", "application/x-www-form-urlencoded"),
+        ("application/x-www-form-urlencoded", "application/json"),
+        ("application/json", "application/json"),
+    ] {
+        let two_types = rest_event(
+            "POST",
+            "/auth/login",
+            &[("content-type", first), ("content-type", second)],
+            Some(good),
+            None,
+        );
+        let resp = h.call(two_types).await;
+        resp.assert_error(400, "invalid_request");
+        assert!(resp.text().contains("more than once"), "{}", resp.text());
+    }
+    assert_eq!(h.attempts("alice").await, 0);
+    let sessions = h.store().list_user_sessions(&alice.user_id, h.now()).await;
+    assert!(sessions.unwrap().is_empty());
     // A charset parameter and any case of the media type are fine.
     let resp = h
         .call(post_raw(
