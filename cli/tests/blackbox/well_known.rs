@@ -2,9 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{BOUND, Backend, TestUser, decode, spawn_serve};
+use crate::helpers::{BOUND, Backend, TestUser, Tokens, decode, read_reply, spawn_serve};
 
-both_backends!(keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval,);
+both_backends!(
+    keys_rotated_under_a_running_server_are_published_and_sign_within_the_interval,
+    an_oauth_client_refreshes_at_the_discovered_token_endpoint,
+);
 
 sqlite_only!(openid_configuration_names_the_issuer_and_jwks_uri,);
 
@@ -91,4 +94,41 @@ async fn openid_configuration_names_the_issuer_and_jwks_uri(backend: Backend) {
         doc["jwks_uri"],
         "https://auth.example.test/prod/.well-known/jwks.json"
     );
+}
+
+/// Gives a logged-in user; does what an ordinary OAuth client does: reads `token_endpoint`
+/// from the discovery document and sends `grant_type=refresh_token` there as a form (RFC 6749
+/// §6); expects 200 with a new pair in the same one session, whose access token works and
+/// whose refresh token refreshes in turn.
+async fn an_oauth_client_refreshes_at_the_discovered_token_endpoint(backend: Backend) {
+    let server = spawn_serve(backend, &[]).await;
+    let user = TestUser::generate(&server).await;
+    let tokens = user.login(&server).await;
+    let doc = server
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .json();
+    let token_endpoint = doc["token_endpoint"].as_str().unwrap().to_owned();
+
+    let request = server
+        .http
+        .post(&token_endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            tokens.refresh
+        ));
+    let reply = read_reply(request.send().await.unwrap()).await;
+
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let next = Tokens::from_reply(&reply);
+    assert_ne!(next.refresh, tokens.refresh);
+    assert_eq!(next.sid(), tokens.sid());
+    assert_eq!(
+        server.session_list(&user.username).await,
+        vec![tokens.sid()]
+    );
+    assert_eq!(server.get("/me", Some(&next.access)).await.status, 200);
+    assert_eq!(server.refresh(&next.refresh).await.status, 200);
 }

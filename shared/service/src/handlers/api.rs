@@ -102,13 +102,22 @@ fn clearing_cookie(config: &Config, prefix: &PublicPrefix, mut response: Respons
 
 /// `POST /auth/login`: JSON `{"username", "password"}` or form
 /// `grant_type=password&username=..&password=..` -> 200 token response (docs/API.md).
+/// `grant_type=refresh_token` is a refresh, answered as `POST /auth/refresh` answers it: the
+/// discovery document names this route the `token_endpoint`, where an OAuth client sends
+/// its refreshes (RFC 6749 §6).
 async fn login<S: Store + 'static>(
     State(service): State<Arc<Service<S>>>,
     id: RequestId,
     client: ClientMeta,
     prefix: PublicPrefix,
+    headers: HeaderMap,
     fields: Result<Fields, ServiceError>,
 ) -> Response {
+    if let Ok(given) = &fields
+        && matches!(given.get("grant_type"), Ok(Some("refresh_token")))
+    {
+        return refresh(State(service), id, prefix, headers, fields).await;
+    }
     respond(&id, "login", async {
         let fields = fields?;
         fields.check_grant_type("password")?;

@@ -284,8 +284,9 @@ async fn login_malformed_body_or_wrong_content_type_400_invalid_request<S: Store
 async fn login_wrong_grant_type_400_unsupported_grant_type<S: Store>(h: Harness<S>) {
     h.add_user("alice", "right", "").await;
     for form in [
-        "grant_type=refresh_token&username=alice&password=right",
         "grant_type=client_credentials&username=alice&password=right",
+        "grant_type=authorization_code&username=alice&password=right",
+        "grant_type=Password&username=alice&password=right",
     ] {
         h.call(post_form("/auth/login", form))
             .await

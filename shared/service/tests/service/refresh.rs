@@ -9,6 +9,8 @@ use crate::helpers::*;
 store_tests!(
     refresh_200_rotates_and_returns_a_new_pair,
     refresh_form_with_grant_type_refresh_token_200,
+    refresh_at_the_token_endpoint_is_the_same_refresh,
+    refresh_at_the_token_endpoint_refuses_as_refresh_does_and_counts_no_login,
     refresh_never_extends_the_absolute_expiry,
     refresh_replay_within_grace_returns_the_byte_identical_refresh_token,
     refresh_spent_token_400_invalid_grant_and_revokes_the_session,
@@ -78,6 +80,72 @@ async fn refresh_form_with_grant_type_refresh_token_200<S: Store>(h: Harness<S>)
         .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     resp.assert_no_store();
+}
+
+/// The discovery document's `token_endpoint` is `/auth/login`, where an OAuth client sends
+/// `grant_type=refresh_token` (RFC 6749 §6): the same rotation as `/auth/refresh`.
+async fn refresh_at_the_token_endpoint_is_the_same_refresh<S: Store>(h: Harness<S>) {
+    h.add_user("alice", "pw", "").await;
+    let t = h.login("alice", "pw").await;
+    let sid = h.session_of(&t.refresh_token).await.sid;
+
+    // Given a form refresh at the token endpoint,
+    let resp = h
+        .call(post_form(
+            "/auth/login",
+            &format!("grant_type=refresh_token&refresh_token={}", t.refresh_token),
+        ))
+        .await;
+
+    // it rotates the session's token as /auth/refresh does,
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.assert_no_store();
+    let next = resp.tokens();
+    assert_ne!(next.refresh_token, t.refresh_token);
+    let session = h.session(&sid).await;
+    assert_eq!(session.generation, 1);
+    assert_eq!(
+        session.current_hash,
+        jti_hash(&h.refresh_claims(&next.refresh_token).jti)
+    );
+    // and JSON works the same way; the successor refreshes at /auth/refresh too.
+    let json = h
+        .call(post_json(
+            "/auth/login",
+            json!({"grant_type": "refresh_token", "refresh_token": next.refresh_token}),
+        ))
+        .await;
+    assert_eq!(json.status, 200, "{}", json.text());
+    assert_eq!(h.refresh(&json.tokens().refresh_token).await.status, 200);
+    assert_eq!(h.session(&sid).await.generation, 3);
+}
+
+/// A refresh at the token endpoint is refused exactly as at `/auth/refresh`, and is never
+/// taken for a login: no attempt is charged to any username.
+async fn refresh_at_the_token_endpoint_refuses_as_refresh_does_and_counts_no_login<S: Store>(
+    h: Harness<S>,
+) {
+    let alice = h.add_user("alice", "pw", "").await;
+    let t = h.login("alice", "pw").await;
+    let at_login = |body: serde_json::Value| h.call(post_json("/auth/login", body));
+
+    at_login(json!({"grant_type": "refresh_token"}))
+        .await
+        .assert_error(400, "invalid_request");
+    at_login(json!({"grant_type": "refresh_token", "username": "alice", "password": "pw"}))
+        .await
+        .assert_error(400, "invalid_request");
+    at_login(json!({"grant_type": "refresh_token", "refresh_token": t.access_token}))
+        .await
+        .assert_error(400, "invalid_grant");
+    at_login(json!({"grant_type": "refresh_token", "refresh_token": "x.y.z"}))
+        .await
+        .assert_error(400, "invalid_grant");
+
+    assert_eq!(h.attempts("alice").await, 0);
+    let sessions = h.store().list_user_sessions(&alice.user_id, h.now()).await;
+    assert_eq!(sessions.unwrap().len(), 1);
+    assert_eq!(h.session_of(&t.refresh_token).await.generation, 0);
 }
 
 async fn refresh_never_extends_the_absolute_expiry<S: Store>(h: Harness<S>) {

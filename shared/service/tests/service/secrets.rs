@@ -75,7 +75,7 @@ async fn no_response_body_or_log_line_contains_a_secret<S: Store>(h: Harness<S>)
     .await;
     call(post_form(
         "/auth/login",
-        &format!("grant_type=refresh_token&username=alice&password={wrong_password}"),
+        &format!("grant_type=client_credentials&username=alice&password={wrong_password}"),
     ))
     .await;
     let login = call(post_json(
