@@ -249,7 +249,8 @@ enum SessionCommand {
     /// Revoke one session (its refresh token stops working at once).
     #[command(after_help = "Example:\n  tessera session revoke 3q2-7wQ1x0a9bK1nZc4Y1w")]
     Revoke {
-        /// The session id (`sid`).
+        /// The session id (`sid`). Ids are base64url, so one may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         sid: String,
         #[command(flatten)]
         store: StoreArgs,

@@ -175,7 +175,8 @@ async fn admin_user_set_password_revokes_sessions(backend: Backend) {
 }
 
 /// Gives a user with two sessions; runs `session revoke SID` for one; expects that refresh
-/// token refused and the other still good; revoking it again changes nothing and succeeds.
+/// token refused and the other still good; revoking it again, or a sid that begins with `-`,
+/// changes nothing and succeeds.
 async fn admin_session_revoke_kills_that_refresh_token(backend: Backend) {
     let server = spawn_serve(backend, &[]).await;
     let user = TestUser::generate(&server).await;
@@ -200,6 +201,17 @@ async fn admin_session_revoke_kills_that_refresh_token(backend: Backend) {
         .await
         .assert_success();
     assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
+    // A sid is base64url, so one in 64 begins with `-`: it is an id, not an option.
+    let hyphen = server
+        .admin(&["session", "revoke", "-nAAAAAAAAAAAAAAAAAAAAA"], None)
+        .await
+        .assert_success();
+    assert!(
+        hyphen.stdout.contains("nothing changed"),
+        "{}",
+        hyphen.stdout
+    );
+    assert_eq!(server.session_list(&user.username).await, vec![other.sid()]);
 }
 
 /// Gives an access token on standard input (with the newline `echo` adds), a tampered one,
