@@ -280,11 +280,11 @@ impl Gateway {
         let allowed = if protected {
             // Two credentials are no credential: which one a later reader would pick is not
             // the gateway's to guess.
-            let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
-            let authorization = match (values.next(), values.next()) {
-                (Some(only), None) => only.to_str().ok().filter(|v| !v.trim().is_empty()),
-                _ => None,
-            };
+            let authorization =
+                match tessera_service::single_header(&parts.headers, http::header::AUTHORIZATION) {
+                    Ok(Some(only)) => only.to_str().ok().filter(|v| !v.trim().is_empty()),
+                    _ => None,
+                };
             // API Gateway answers 401 itself when the identity source is missing.
             let Some(authorization) = authorization else {
                 return unauthorized();

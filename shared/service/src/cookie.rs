@@ -181,11 +181,10 @@ pub(crate) fn refresh_cookie(headers: &HeaderMap) -> Result<Option<String>, Serv
 #[cfg(feature = "store")]
 pub(crate) fn check_origin(headers: &HeaderMap, cors: &Cors) -> Result<(), ServiceError> {
     let single = |name| {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (Some(v), None) => v.to_str().ok(),
-            _ => None,
-        }
+        crate::single_header(headers, name)
+            .ok()
+            .flatten()
+            .and_then(|v| v.to_str().ok())
     };
     let origin = match single(ORIGIN) {
         Some(origin) => Some(origin.to_owned()),

@@ -64,7 +64,7 @@ pub use password::{
     ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, HashLimiter, MAX_PASSWORD_BYTES, Password,
     PasswordCheck, Reservation, hash_password, hash_password_blocking, verify_password,
 };
-pub use request::{Fields, MAX_BODY_BYTES};
+pub use request::{Fields, MAX_BODY_BYTES, RepeatedHeader, single_header};
 pub use routes::{Function, ROUTES, Route};
 #[cfg(feature = "store")]
 pub use service::{

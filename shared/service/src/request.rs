@@ -5,8 +5,8 @@ use std::fmt;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -49,6 +49,24 @@ async fn read_bounded(body: Body) -> Result<axum::body::Bytes, ServiceError> {
     }
 }
 
+/// A header given more than once where one value is expected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepeatedHeader;
+
+/// The one value of a header that may be given at most once: `Ok(None)` when it is absent,
+/// [`RepeatedHeader`] when its name comes twice, so that no reader has to guess which line
+/// was meant.
+pub fn single_header(
+    headers: &HeaderMap,
+    name: HeaderName,
+) -> Result<Option<&HeaderValue>, RepeatedHeader> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (value, None) => Ok(value),
+        (_, Some(_)) => Err(RepeatedHeader),
+    }
+}
+
 impl Fields {
     /// Parses the body: `application/json` (an object, each member at most once) or
     /// `application/x-www-form-urlencoded` (each parameter at most once, RFC 6749 §3.2), with
@@ -58,12 +76,9 @@ impl Fields {
             return Err(ServiceError::PayloadTooLarge);
         }
         // Two Content-Type lines would make the parser a guess, as a repeated parameter would.
-        let mut content_types = headers.get_all(CONTENT_TYPE).iter();
-        let (content_type, None) = (content_types.next(), content_types.next()) else {
-            return Err(ServiceError::InvalidRequest(
-                "the content type is given more than once",
-            ));
-        };
+        let content_type = single_header(headers, CONTENT_TYPE).map_err(|RepeatedHeader| {
+            ServiceError::InvalidRequest("the content type is given more than once")
+        })?;
         let media_type = content_type
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
